@@ -1,0 +1,135 @@
+package config
+
+import (
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Config is a decoded sync.hcl. Expressions that depend on records (match
+// keys, field maps) stay as hcl.Expression and are evaluated per record by
+// the engine; everything else is decoded and checked at load time.
+type Config struct {
+	// Filename is the path the config was read from, as given.
+	Filename string
+	// BaseDir is the directory of Filename; relative paths resolve from it.
+	BaseDir string
+	// Hash is the SHA-256 (hex) of the source bytes; a saved plan records it
+	// so apply can refuse a plan made from another config.
+	Hash string
+
+	State     *State
+	Providers []*Provider
+	Syncs     []*Sync
+	Schedule  *Schedule
+	Webhooks  *Webhooks
+}
+
+// State is the `state` block.
+type State struct {
+	// Backend is "sqlite" (the only one so far).
+	Backend string
+	// Path is the database path, resolved against BaseDir. Defaults to
+	// .bellsync/state.db beside the config.
+	Path      string
+	DeclRange hcl.Range
+}
+
+// Provider is a `provider "TYPE" { ... }` block. Its body is decoded later
+// by the provider itself, against the schema it declares.
+type Provider struct {
+	Type      string
+	Body      hcl.Body
+	DeclRange hcl.Range
+	TypeRange hcl.Range
+}
+
+// Ref names a provider resource kind, written `ghl.contacts`.
+type Ref struct {
+	Provider string
+	Kind     string
+	Range    hcl.Range
+}
+
+func (r Ref) String() string { return r.Provider + "." + r.Kind }
+
+// Sync is a `sync "NAME" { ... }` block.
+type Sync struct {
+	Name      string
+	DeclRange hcl.Range
+
+	Source Ref
+	Target Ref
+	// Direction is "one_way" (default) or "two_way".
+	Direction      string
+	DirectionRange hcl.Range
+	// Conflict is the two-way rule: "source_wins", "target_wins" or
+	// "newest_wins". Empty for one-way syncs.
+	Conflict      string
+	ConflictRange hcl.Range
+	// Parent names the sync whose links give child records their parent
+	// (a tasks sync follows the contacts sync). Empty for top-level kinds.
+	Parent      string
+	ParentRange hcl.Range
+
+	// Match lists identity keys in priority order, used when a source
+	// record has no link yet.
+	Match []*MatchKey
+	// Map computes target fields from `source`, in source order.
+	Map []*Mapping
+	// ReverseMap computes source fields from `target`, for two-way syncs.
+	ReverseMap []*Mapping
+	// IgnoreChanges lists target fields bellsync sets on create only.
+	IgnoreChanges []string
+
+	// OnDelete is "retain" (default), "suspend" or "delete".
+	OnDelete      string
+	OnDeleteRange hcl.Range
+	// MaxDeletes is a count ("25") or a percentage ("10%"); empty means the
+	// default guard.
+	MaxDeletes      string
+	MaxDeletesRange hcl.Range
+
+	// OnCreate rules fire once per new link (the welcome task).
+	OnCreate []*CreateRule
+}
+
+// MatchKey is one `key "NAME" { source = ..., target = ... }` inside
+// `match`. Each expression yields a string, a list of strings, or null; a
+// null or empty string means the record has no value for this key.
+type MatchKey struct {
+	Name      string
+	Source    hcl.Expression
+	Target    hcl.Expression
+	DeclRange hcl.Range
+}
+
+// Mapping is one attribute of a `map` block: target field = expression.
+type Mapping struct {
+	Field string
+	Expr  hcl.Expression
+	// Range is the whole attribute, for plan provenance.
+	Range hcl.Range
+}
+
+// CreateRule is `create "PROVIDER" "KIND" { ... }` inside `on_create`.
+type CreateRule struct {
+	Provider string
+	Kind     string
+	// Attrs are the record's fields; `source` and `target` are in scope.
+	Attrs     []*Mapping
+	DeclRange hcl.Range
+}
+
+// Schedule is the `schedule` block used by `bellsync run`.
+type Schedule struct {
+	Cron      string
+	TimeZone  string
+	FullEvery string
+	DeclRange hcl.Range
+}
+
+// Webhooks is the `webhooks` block used by `bellsync run`.
+type Webhooks struct {
+	Listen    string
+	DeclRange hcl.Range
+	Body      hcl.Body
+}
