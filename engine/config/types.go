@@ -1,7 +1,10 @@
 package config
 
 import (
+	"time"
+
 	"github.com/hashicorp/hcl/v2"
+	"github.com/robfig/cron/v3"
 )
 
 // Config is a decoded sync.hcl. Expressions that depend on records (match
@@ -117,19 +120,35 @@ type CreateRule struct {
 	// Attrs are the record's fields; `source` and `target` are in scope.
 	Attrs     []*Mapping
 	DeclRange hcl.Range
+	// ProviderRange is the provider label, for "undeclared provider".
+	ProviderRange hcl.Range
 }
 
 // Schedule is the `schedule` block used by `bellsync run`.
 type Schedule struct {
+	// Cron is the schedule as written; Spec is it parsed by [ParseCron].
 	Cron      string
-	TimeZone  string
-	FullEvery string
-	DeclRange hcl.Range
+	Spec      cron.Schedule
+	CronRange hcl.Range
+	// TimeZone is the IANA zone the cron fields are read in ("UTC" when
+	// unset); Location is it loaded.
+	TimeZone      string
+	Location      *time.Location
+	TimeZoneRange hcl.Range
+	// FullEvery is how often a run ignores the changed-since cursors and
+	// reads everything, to catch drift; FullInterval is it parsed.
+	FullEvery      string
+	FullInterval   time.Duration
+	FullEveryRange hcl.Range
+	DeclRange      hcl.Range
 }
 
 // Webhooks is the `webhooks` block used by `bellsync run`.
 type Webhooks struct {
+	// Listen is the host:port to serve on; [DefaultListen] when unset.
 	Listen    string
 	DeclRange hcl.Range
-	Body      hcl.Body
+	// Body holds the block's other attributes, for the daemon to decode
+	// with its own schema (listen is already consumed).
+	Body hcl.Body
 }

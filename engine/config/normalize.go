@@ -1,0 +1,194 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"golang.org/x/text/unicode/norm"
+)
+
+// The identity functions below turn the values people type into the form
+// match keys compare. They return null for "no value" (absent, empty or
+// blank), so the engine can tell a record without an email from one whose
+// email is wrong; a wrong value is a function error, which the engine
+// reports against that one record.
+
+var normalizeEmailFunc = function.New(&function.Spec{
+	Description: "Trims, NFC-normalises and lower-cases an email address; blank gives null, an invalid address is an error.",
+	Params: []function.Parameter{
+		{Name: "email", Type: cty.String, AllowNull: true},
+	},
+	Type: function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if args[0].IsNull() {
+			return cty.NullVal(cty.String), nil
+		}
+		s, ok, err := NormalizeEmail(args[0].AsString())
+		if err != nil || !ok {
+			return cty.NullVal(cty.String), err
+		}
+		return cty.StringVal(s), nil
+	},
+})
+
+// NormalizeEmail is the Go form of normalize_email: ok is false for a blank
+// input, and err is set for an address that cannot be valid.
+func NormalizeEmail(raw string) (email string, ok bool, err error) {
+	s := strings.ToLower(norm.NFC.String(strings.TrimSpace(raw)))
+	if s == "" {
+		return "", false, nil
+	}
+	if !validEmail(s) {
+		return "", false, fmt.Errorf("invalid email address %q", raw)
+	}
+	return s, true, nil
+}
+
+// validEmail is deliberately a structural check, not RFC 5322: quoted local
+// parts and IP-literal domains are rare in a CRM, while typos such as a
+// doubled @ or a missing domain are common and must not become identities.
+func validEmail(s string) bool {
+	local, domain, found := strings.Cut(s, "@")
+	if !found || local == "" || domain == "" || strings.Contains(domain, "@") {
+		return false
+	}
+	if strings.IndexFunc(s, unicode.IsSpace) >= 0 || strings.ContainsAny(s, "<>()[],;:\\\"") {
+		return false
+	}
+	if strings.HasPrefix(local, ".") || strings.HasSuffix(local, ".") || strings.Contains(local, "..") {
+		return false
+	}
+	labels := strings.Split(domain, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return false
+		}
+	}
+	return true
+}
+
+var e164Func = function.New(&function.Spec{
+	Description: "Parses a phone number, reading national numbers in the default region, and formats it as E.164 without extension; blank gives null.",
+	Params: []function.Parameter{
+		{Name: "phone", Type: cty.String, AllowNull: true},
+		{Name: "default_region", Type: cty.String},
+	},
+	Type: function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if args[0].IsNull() {
+			return cty.NullVal(cty.String), nil
+		}
+		s, ok, err := E164(args[0].AsString(), args[1].AsString())
+		if err != nil || !ok {
+			return cty.NullVal(cty.String), err
+		}
+		return cty.StringVal(s), nil
+	},
+})
+
+// nanpNational is the shape of a North American number: area code and
+// exchange both start with 2-9.
+var nanpNational = regexp.MustCompile(`^[2-9][0-9]{2}[2-9][0-9]{6}$`)
+
+// E164 is the Go form of e164: ok is false for a blank input, and err is
+// set for a number that cannot be parsed or is not valid.
+//
+// Two leniencies keep typed numbers usable. A leading "00" is read as the
+// international prefix, as in most of the world, even when the default
+// region dials out differently ("001-648-790-9244" is +1 648...). And a
+// North American number is accepted when it has the right shape even if
+// the phone metadata does not list its area code yet, because new area
+// codes appear faster than the metadata is updated.
+func E164(raw, region string) (phone string, ok bool, err error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", false, nil
+	}
+	region = strings.ToUpper(strings.TrimSpace(region))
+	n, err := phonenumbers.Parse(s, region)
+	if (err != nil || !acceptable(n)) && strings.HasPrefix(s, "00") {
+		if alt, altErr := phonenumbers.Parse("+"+s[2:], region); altErr == nil && acceptable(alt) {
+			n, err = alt, nil
+		}
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("invalid phone number %q: %w", raw, err)
+	}
+	if !acceptable(n) {
+		return "", false, fmt.Errorf("invalid phone number %q", raw)
+	}
+	n.Extension = nil
+	return phonenumbers.Format(n, phonenumbers.E164), true, nil
+}
+
+func acceptable(n *phonenumbers.PhoneNumber) bool {
+	if phonenumbers.IsValidNumber(n) {
+		return true
+	}
+	national := fmt.Sprint(n.GetNationalNumber())
+	return n.GetCountryCode() == 1 && nanpNational.MatchString(national)
+}
+
+var normalizeTagsFunc = function.New(&function.Spec{
+	Description: "Trims and lower-cases tags, dropping empty ones and duplicates, and sorts them; null gives an empty list.",
+	Params: []function.Parameter{
+		{Name: "tags", Type: cty.List(cty.String), AllowNull: true},
+	},
+	Type: function.StaticReturnType(cty.List(cty.String)),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if args[0].IsNull() {
+			return cty.ListValEmpty(cty.String), nil
+		}
+		var raw []string
+		for it := args[0].ElementIterator(); it.Next(); {
+			if _, v := it.Element(); !v.IsNull() {
+				raw = append(raw, v.AsString())
+			}
+		}
+		tags := NormalizeTags(raw)
+		if len(tags) == 0 {
+			return cty.ListValEmpty(cty.String), nil
+		}
+		vals := make([]cty.Value, len(tags))
+		for i, t := range tags {
+			vals[i] = cty.StringVal(t)
+		}
+		return cty.ListVal(vals), nil
+	},
+})
+
+// NormalizeTags is the Go form of normalize_tags. The result is never nil.
+func NormalizeTags(raw []string) []string {
+	out := []string{}
+	for _, t := range raw {
+		t = strings.ToLower(norm.NFC.String(strings.TrimSpace(t)))
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+var nfcFunc = function.New(&function.Spec{
+	Description: "Returns the string in Unicode normalisation form C; null gives null.",
+	Params: []function.Parameter{
+		{Name: "s", Type: cty.String, AllowNull: true},
+	},
+	Type: function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if args[0].IsNull() {
+			return cty.NullVal(cty.String), nil
+		}
+		return cty.StringVal(norm.NFC.String(args[0].AsString())), nil
+	},
+})

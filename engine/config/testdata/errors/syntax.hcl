@@ -1,0 +1,3 @@
+sync "contacts" {
+  source = ghl.contacts target = paperbell.contacts # ERROR: Missing newline after argument
+}
