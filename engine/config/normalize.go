@@ -95,9 +95,11 @@ var e164Func = function.New(&function.Spec{
 	},
 })
 
-// nanpNational is the shape of a North American number: area code and
-// exchange both start with 2-9.
-var nanpNational = regexp.MustCompile(`^[2-9][0-9]{2}[2-9][0-9]{6}$`)
+// nanpNational is the loosest shape of a North American number: ten
+// digits with an area code that starts with 2-9. The exchange is not
+// checked, because CRMs hold numbers (and test data) that break that rule
+// and still identify someone.
+var nanpNational = regexp.MustCompile(`^[2-9][0-9]{9}$`)
 
 // E164 is the Go form of e164: ok is false for a blank input, and err is
 // set for a number that cannot be parsed or is not valid.
@@ -105,9 +107,10 @@ var nanpNational = regexp.MustCompile(`^[2-9][0-9]{2}[2-9][0-9]{6}$`)
 // Two leniencies keep typed numbers usable. A leading "00" is read as the
 // international prefix, as in most of the world, even when the default
 // region dials out differently ("001-648-790-9244" is +1 648...). And a
-// North American number is accepted when it has the right shape even if
-// the phone metadata does not list its area code yet, because new area
-// codes appear faster than the metadata is updated.
+// North American number is accepted when it has roughly the right shape
+// even if the phone metadata does not list its area code, because new
+// area codes appear faster than the metadata is updated and a CRM is a
+// poor place to reject a number people have been dialling.
 func E164(raw, region string) (phone string, ok bool, err error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
