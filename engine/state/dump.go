@@ -177,7 +177,8 @@ func (d *dump) read(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (d *dump) readLocks(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT name, holder, pid, acquired_at, lease_at FROM locks ORDER BY name`)
+	rows, err := tx.QueryContext(ctx, `SELECT name, holder, pid, acquired_at, lease_at
+		FROM locks ORDER BY name`)
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,8 @@ func (d *dump) readLocks(ctx context.Context, tx *sql.Tx) error {
 }
 
 func (d *dump) readFired(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT rule, key, created_id, fired_at FROM fired ORDER BY rule, key`)
+	rows, err := tx.QueryContext(ctx, `SELECT rule, key, created_id, fired_at
+		FROM fired ORDER BY rule, key`)
 	if err != nil {
 		return err
 	}

@@ -111,8 +111,8 @@ func migrate(ctx context.Context, db *sql.DB, list []string, now time.Time) erro
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if current > len(list) {
-		return fmt.Errorf("migrate: state schema version %d is newer than this bellsync understands (%d); upgrade bellsync",
-			current, len(list))
+		return fmt.Errorf("migrate: state schema version %d is newer than this bellsync "+
+			"understands (%d); upgrade bellsync", current, len(list))
 	}
 	for v := current; v < len(list); v++ {
 		if _, err := tx.ExecContext(ctx, list[v]); err != nil {

@@ -170,8 +170,8 @@ func (s *SQLite) StartRun(ctx context.Context, r Run) error {
 	if err != nil {
 		return fmt.Errorf("state: start run %s: %w", r.ID, err)
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO runs (id, kind, started_at, ended_at, counts, errors, status)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.db.ExecContext(ctx, `INSERT INTO runs
+		(id, kind, started_at, ended_at, counts, errors, status) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Kind, toNanos(s.orNow(r.StartedAt)), toNanos(r.EndedAt), counts, errs, r.Status)
 	if err != nil {
 		return fmt.Errorf("state: start run %s: %w", r.ID, err)
