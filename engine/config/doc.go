@@ -83,5 +83,10 @@
 // and concat skip nulls, and compact drops them. The normalisers return
 // null for "no value" and an error for a value that is wrong, such as
 // "jane@@example.com"; the engine reports such an error against the one
-// record and carries on with the others.
+// record and carries on with the others. To treat a malformed value as no
+// value instead, wrap it: try(e164(target.phone, "US"), null).
+//
+// cty already holds every string in Unicode form C, so nfc() and the NFC
+// step of normalize_email only matter for the Go forms [NormalizeEmail]
+// and [NormalizeTags], which callers may use on raw API strings.
 package config

@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -42,6 +44,15 @@ func EvalContext(vars map[string]cty.Value, baseDir string) *hcl.EvalContext {
 // fail the record. join skips null elements, concat skips null lists, and
 // compact drops nulls as well as empty strings.
 func Functions(baseDir string) map[string]function.Function {
+	funcs := maps.Clone(fixedFunctions())
+	funcs["file"] = makeFileFunc(baseDir)
+	return funcs
+}
+
+// fixedFunctions are the functions that do not depend on the config's
+// directory. They are built once because the engine makes an evaluation
+// context per record.
+var fixedFunctions = sync.OnceValue(func() map[string]function.Function {
 	return map[string]function.Function{
 		// Strings.
 		"lower":         nullPassing(stdlib.LowerFunc),
@@ -99,9 +110,8 @@ func Functions(baseDir string) map[string]function.Function {
 		"can":      tryfunc.CanFunc,
 		"try":      tryfunc.TryFunc,
 
-		// Environment and files.
-		"env":  envFunc,
-		"file": makeFileFunc(baseDir),
+		// Environment; file() is added per config by Functions.
+		"env": envFunc,
 
 		// Identity normalisation (normalize.go).
 		"normalize_email": normalizeEmailFunc,
@@ -109,7 +119,7 @@ func Functions(baseDir string) map[string]function.Function {
 		"normalize_tags":  normalizeTagsFunc,
 		"nfc":             nfcFunc,
 	}
-}
+})
 
 // nullPassing wraps a function whose first parameter is a string so that a
 // null first argument yields a null string instead of an error. The other
@@ -187,9 +197,15 @@ var concatFunc = function.New(&function.Spec{
 		AllowDynamicType: true,
 	},
 	Type: func(args []cty.Value) (cty.Type, error) {
+		if len(nonNull(args)) == 0 {
+			return cty.EmptyTuple, nil
+		}
 		return stdlib.ConcatFunc.ReturnType(argTypes(nonNull(args)))
 	},
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		if len(nonNull(args)) == 0 {
+			return cty.EmptyTupleVal, nil
+		}
 		return stdlib.ConcatFunc.Call(nonNull(args))
 	},
 })

@@ -196,3 +196,19 @@ func TestFile(t *testing.T) {
 		{name: "not utf-8", expr: `file("binary")`, wantErr: "not valid UTF-8"},
 	}, dir)
 }
+
+func TestConcatAllNull(t *testing.T) {
+	runFuncCases(t, []funcCase{
+		{name: "all null", expr: `concat(source.additional_emails, null)`, want: cty.EmptyTupleVal},
+	}, ".")
+}
+
+// TestFunctionsIsolated guards the cache behind Functions: one config's
+// map must not leak into another's.
+func TestFunctionsIsolated(t *testing.T) {
+	a := Functions("a")
+	delete(a, "lower")
+	if _, ok := Functions("b")["lower"]; !ok {
+		t.Error("deleting from one Functions map changed another")
+	}
+}
