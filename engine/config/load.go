@@ -152,7 +152,8 @@ func Parse(filename string, src []byte) (*Config, hcl.Diagnostics) {
 					Severity: hcl.DiagError,
 					Summary:  "Duplicate sync block",
 					Detail: fmt.Sprintf("A sync named %q was already declared at %s. "+
-						"Sync names identify links in the state, so they must be unique; rename or remove one of the blocks.", s.Name, prev.DeclRange),
+						"Sync names identify links in the state, so they must be unique; "+
+						"rename or remove one of the blocks.", s.Name, prev.DeclRange),
 					Subject: block.LabelRanges[0].Ptr(),
 				})
 				continue
@@ -224,8 +225,9 @@ func decodeState(block *hcl.Block, baseDir string, evalCtx *hcl.EvalContext) (*S
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unsupported state backend",
-				Detail:   fmt.Sprintf("The state backend %q is not available; only \"sqlite\" is supported so far. Set backend = \"sqlite\" or remove the attribute.", v),
-				Subject:  attr.Expr.Range().Ptr(),
+				Detail: fmt.Sprintf("The state backend %q is not available; only \"sqlite\" is supported so far. "+
+					"Set backend = \"sqlite\" or remove the attribute.", v),
+				Subject: attr.Expr.Range().Ptr(),
 			})
 		default:
 			st.Backend = v
@@ -292,7 +294,8 @@ func decodeSchedule(block *hcl.Block, evalCtx *hcl.EvalContext) (*Schedule, hcl.
 					Severity: hcl.DiagError,
 					Summary:  "Invalid cron expression",
 					Detail: fmt.Sprintf("The schedule %q cannot be parsed: %s. "+
-						"Write five fields (minute hour day-of-month month day-of-week), six with leading seconds, or a descriptor such as \"@hourly\".", v, err),
+						"Write five fields (minute hour day-of-month month day-of-week), "+
+						"six with leading seconds, or a descriptor such as \"@hourly\".", v, err),
 					Subject: attr.Expr.Range().Ptr(),
 				})
 			} else {
@@ -310,8 +313,9 @@ func decodeSchedule(block *hcl.Block, evalCtx *hcl.EvalContext) (*Schedule, hcl.
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid duration",
-					Detail:   fmt.Sprintf("full_every must be a positive duration, but %q is not one. Use a value such as \"24h\" or \"90m\".", v),
-					Subject:  attr.Expr.Range().Ptr(),
+					Detail: fmt.Sprintf("full_every must be a positive duration, but %q is not one. "+
+						"Use a value such as \"24h\" or \"90m\".", v),
+					Subject: attr.Expr.Range().Ptr(),
 				})
 			} else {
 				sch.FullEvery, sch.FullInterval = v, d

@@ -77,7 +77,8 @@ func validEmail(s string) bool {
 }
 
 var e164Func = function.New(&function.Spec{
-	Description: "Parses a phone number, reading national numbers in the default region, and formats it as E.164 without extension; blank gives null.",
+	Description: "Parses a phone number, reading national numbers in the default region, " +
+		"and formats it as E.164 without extension; blank gives null.",
 	Params: []function.Parameter{
 		{Name: "phone", Type: cty.String, AllowNull: true},
 		{Name: "default_region", Type: cty.String},

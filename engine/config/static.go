@@ -33,8 +33,9 @@ func staticValue(attr *hcl.Attribute, evalCtx *hcl.EvalContext) (cty.Value, hcl.
 		return cty.DynamicVal, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Missing value",
-			Detail:   fmt.Sprintf("The %s attribute must have a value, but this expression is null. Set a value or remove the attribute.", attr.Name),
-			Subject:  attr.Expr.Range().Ptr(),
+			Detail: fmt.Sprintf("The %s attribute must have a value, but this expression is null. "+
+				"Set a value or remove the attribute.", attr.Name),
+			Subject: attr.Expr.Range().Ptr(),
 		})
 	}
 	return v, diags
@@ -50,8 +51,9 @@ func staticString(attr *hcl.Attribute, evalCtx *hcl.EvalContext) (string, hcl.Di
 		return "", append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Incorrect attribute value type",
-			Detail:   fmt.Sprintf("The %s attribute must be a string, but this is a %s. Change it to a quoted string.", attr.Name, v.Type().FriendlyName()),
-			Subject:  attr.Expr.Range().Ptr(),
+			Detail: fmt.Sprintf("The %s attribute must be a string, but this is a %s. Change it to a quoted string.",
+				attr.Name, v.Type().FriendlyName()),
+			Subject: attr.Expr.Range().Ptr(),
 		})
 	}
 	return s.AsString(), diags
@@ -86,8 +88,9 @@ func staticStringList(attr *hcl.Attribute, evalCtx *hcl.EvalContext) ([]string, 
 		return nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Incorrect attribute value type",
-			Detail:   fmt.Sprintf("The %s attribute must be a list of field names, such as [\"time_zone\"]. Change it to a list of quoted strings.", attr.Name),
-			Subject:  attr.Expr.Range().Ptr(),
+			Detail: fmt.Sprintf("The %s attribute must be a list of field names, such as [\"time_zone\"]. "+
+				"Change it to a list of quoted strings.", attr.Name),
+			Subject: attr.Expr.Range().Ptr(),
 		})
 	}
 	var out []string

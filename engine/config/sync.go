@@ -137,8 +137,9 @@ func decodeSync(block *hcl.Block, evalCtx *hcl.EvalContext) (*Sync, hcl.Diagnost
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Reverse map on a one-way sync",
-					Detail:   "A reverse_map writes target changes back to the source, which only a two-way sync does. Set direction = \"two_way\" or remove the reverse_map block.",
-					Subject:  b.DefRange.Ptr(),
+					Detail: "A reverse_map writes target changes back to the source, which only a two-way sync does. " +
+						"Set direction = \"two_way\" or remove the reverse_map block.",
+					Subject: b.DefRange.Ptr(),
 				})
 			}
 		case "on_create":
@@ -212,7 +213,8 @@ func decodeRef(attr *hcl.Attribute) (Ref, hcl.Diagnostics) {
 	return Ref{Range: rng}, hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid resource reference",
-		Detail: fmt.Sprintf("The %s of a sync names a provider's resource kind as PROVIDER.KIND, without quotes, such as ghl.contacts. "+
+		Detail: fmt.Sprintf("The %s of a sync names a provider's resource kind as PROVIDER.KIND, "+
+			"without quotes, such as ghl.contacts. "+
 			"Change the value to that form.", attr.Name),
 		Subject: &rng,
 	}}
@@ -229,8 +231,9 @@ func decodeParent(attr *hcl.Attribute) (string, hcl.Diagnostics) {
 	return "", hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid parent reference",
-		Detail:   "The parent of a sync is another sync, written sync.NAME without quotes, such as sync.contacts. Change the value to that form.",
-		Subject:  &rng,
+		Detail: "The parent of a sync is another sync, written sync.NAME without quotes, such as sync.contacts. " +
+			"Change the value to that form.",
+		Subject: &rng,
 	}}
 }
 
@@ -252,8 +255,9 @@ func decodeMatch(block *hcl.Block) ([]*MatchKey, hcl.Diagnostics) {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate match key",
-				Detail:   fmt.Sprintf("A match key named %q was already declared at %s. Rename or remove one of them.", k.Name, prev.DeclRange),
-				Subject:  b.LabelRanges[0].Ptr(),
+				Detail: fmt.Sprintf("A match key named %q was already declared at %s. Rename or remove one of them.",
+					k.Name, prev.DeclRange),
+				Subject: b.LabelRanges[0].Ptr(),
 			})
 			continue
 		}
@@ -264,8 +268,9 @@ func decodeMatch(block *hcl.Block) ([]*MatchKey, hcl.Diagnostics) {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Empty match block",
-			Detail:   "A match block needs at least one key to find existing target records. Add a key block, such as key \"email\" { source = ... target = ... }, or remove the match block.",
-			Subject:  block.DefRange.Ptr(),
+			Detail: "A match block needs at least one key to find existing target records. " +
+				"Add a key block, such as key \"email\" { source = ... target = ... }, or remove the match block.",
+			Subject: block.DefRange.Ptr(),
 		})
 	}
 	return keys, diags
@@ -318,7 +323,8 @@ func decodeMaxDeletes(attr *hcl.Attribute, evalCtx *hcl.EvalContext) (string, hc
 		return "", hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid max_deletes",
-			Detail: fmt.Sprintf("max_deletes is a count of records, such as 25, or a percentage of the target records up to 100%%, such as \"10%%\"; %q is neither. "+
+			Detail: fmt.Sprintf("max_deletes is a count of records, such as 25, "+
+				"or a percentage of the target records up to 100%%, such as \"10%%\"; %q is neither. "+
 				"Change it to one of those forms.", v),
 			Subject: attr.Expr.Range().Ptr(),
 		}}
@@ -377,7 +383,8 @@ func validateSyncRefs(cfg *Config, providers map[string]*Provider, syncs map[str
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unknown parent sync",
-				Detail: fmt.Sprintf("There is no sync named %q.%s Set parent to the sync that links the parent records, such as sync.contacts.",
+				Detail: fmt.Sprintf("There is no sync named %q.%s "+
+					"Set parent to the sync that links the parent records, such as sync.contacts.",
 					s.Parent, didYouMean(s.Parent, syncNames)),
 				Subject: s.ParentRange.Ptr(),
 			})
