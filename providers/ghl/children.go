@@ -103,13 +103,19 @@ func (c *child) List(ctx context.Context, opts providers.ListOptions, fn func(pr
 
 func (c *child) listFor(ctx context.Context, parentID string, fn func(providers.Record) error) error {
 	op := "list " + c.seg
-	var env map[string][]object
+	var env map[string]json.RawMessage
 	err := c.p.do(ctx, call{op: op, scope: scopeContactsRead,
 		req: httpx.Request{Method: http.MethodGet, Path: c.base(parentID), Idempotent: true}}, &env)
 	if err != nil {
 		return err
 	}
-	for _, o := range env[c.seg] {
+	var items []object
+	if raw := env[c.seg]; !isNullJSON(raw) {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return asTransient(op, err)
+		}
+	}
+	for _, o := range items {
 		rec, err := c.record(parentID, o)
 		if err != nil {
 			return asTransient(op, err)
