@@ -14,62 +14,48 @@ const secret = "s3cret-shared-with-the-zap"
 
 func TestVerify(t *testing.T) {
 	body := []byte(`{"event":"new_client","client":{"email":"jane@example.com"}}`)
+	good := zap.Signature(body, secret)
+	sec := func(v ...string) http.Header { return http.Header{zap.HeaderSecret: v} }
+	sig := func(v ...string) http.Header { return http.Header{zap.HeaderSignature: v} }
+	both := func(sigV, secV string) http.Header {
+		return http.Header{zap.HeaderSignature: {sigV}, zap.HeaderSecret: {secV}}
+	}
 	tests := []struct {
 		name    string
 		header  http.Header
-		body    []byte
 		secret  string
 		wantErr error // nil for success
 		anyErr  bool  // an error that is not one of the sentinels
 	}{
-		{name: "secret header", header: http.Header{zap.HeaderSecret: {secret}}, body: body, secret: secret},
-		{name: "signature", header: http.Header{zap.HeaderSignature: {zap.Signature(body, secret)}}, body: body, secret: secret},
-		{
-			name:   "signature upper-case hex",
-			header: http.Header{zap.HeaderSignature: {"sha256=" + strings.ToUpper(strings.TrimPrefix(zap.Signature(body, secret), "sha256="))}},
-			body:   body, secret: secret,
-		},
-		{
-			name:   "signature preferred over secret",
-			header: http.Header{zap.HeaderSignature: {zap.Signature(body, secret)}, zap.HeaderSecret: {"wrong"}},
-			body:   body, secret: secret,
-		},
-		{name: "wrong secret", header: http.Header{zap.HeaderSecret: {"guess"}}, body: body, secret: secret, wantErr: zap.ErrBadSecret},
-		{name: "secret prefix", header: http.Header{zap.HeaderSecret: {secret[:5]}}, body: body, secret: secret, wantErr: zap.ErrBadSecret},
-		{name: "empty secret header", header: http.Header{zap.HeaderSecret: {""}}, body: body, secret: secret, wantErr: zap.ErrBadSecret},
-		{
-			name:   "two secret headers",
-			header: http.Header{zap.HeaderSecret: {secret, "other"}},
-			body:   body, secret: secret, wantErr: zap.ErrBadSecret,
-		},
+		{name: "secret header", header: sec(secret), secret: secret},
+		{name: "signature", header: sig(good), secret: secret},
+		{name: "signature upper-case hex", header: sig("sha256=" + strings.ToUpper(good[7:])), secret: secret},
+		{name: "signature preferred over secret", header: both(good, "wrong"), secret: secret},
+		{name: "wrong secret", header: sec("guess"), secret: secret, wantErr: zap.ErrBadSecret},
+		{name: "secret prefix", header: sec(secret[:5]), secret: secret, wantErr: zap.ErrBadSecret},
+		{name: "empty secret header", header: sec(""), secret: secret, wantErr: zap.ErrBadSecret},
+		{name: "two secret headers", header: sec(secret, "other"), secret: secret, wantErr: zap.ErrBadSecret},
 		{
 			name:   "signature of another body",
-			header: http.Header{zap.HeaderSignature: {zap.Signature([]byte(`{}`), secret)}},
-			body:   body, secret: secret, wantErr: zap.ErrBadSecret,
+			header: sig(zap.Signature([]byte(`{}`), secret)), secret: secret, wantErr: zap.ErrBadSecret,
 		},
 		{
 			name:   "signature with another secret",
-			header: http.Header{zap.HeaderSignature: {zap.Signature(body, "other")}},
-			body:   body, secret: secret, wantErr: zap.ErrBadSecret,
+			header: sig(zap.Signature(body, "other")), secret: secret, wantErr: zap.ErrBadSecret,
 		},
 		{
 			name:   "bad signature does not fall back to secret",
-			header: http.Header{zap.HeaderSignature: {zap.Signature(body, "other")}, zap.HeaderSecret: {secret}},
-			body:   body, secret: secret, wantErr: zap.ErrBadSecret,
+			header: both(zap.Signature(body, "other"), secret), secret: secret, wantErr: zap.ErrBadSecret,
 		},
-		{
-			name:   "signature without prefix",
-			header: http.Header{zap.HeaderSignature: {strings.TrimPrefix(zap.Signature(body, secret), "sha256=")}},
-			body:   body, secret: secret, wantErr: zap.ErrBadSecret,
-		},
-		{name: "signature not hex", header: http.Header{zap.HeaderSignature: {"sha256=zz"}}, body: body, secret: secret, wantErr: zap.ErrBadSecret},
-		{name: "no headers", header: http.Header{}, body: body, secret: secret, wantErr: zap.ErrUnsigned},
-		{name: "nil header", body: body, secret: secret, wantErr: zap.ErrUnsigned},
-		{name: "empty configured secret", header: http.Header{zap.HeaderSecret: {""}}, body: body, anyErr: true},
+		{name: "signature without prefix", header: sig(good[7:]), secret: secret, wantErr: zap.ErrBadSecret},
+		{name: "signature not hex", header: sig("sha256=zz"), secret: secret, wantErr: zap.ErrBadSecret},
+		{name: "no headers", header: http.Header{}, secret: secret, wantErr: zap.ErrUnsigned},
+		{name: "nil header", secret: secret, wantErr: zap.ErrUnsigned},
+		{name: "empty configured secret", header: sec(""), anyErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := zap.Verify(tt.header, tt.body, tt.secret)
+			err := zap.Verify(tt.header, body, tt.secret)
 			switch {
 			case tt.anyErr:
 				if err == nil || errors.Is(err, zap.ErrBadSecret) || errors.Is(err, zap.ErrUnsigned) {
@@ -132,7 +118,8 @@ func TestParse(t *testing.T) {
 		},
 		{
 			name: "nested new_appointment",
-			body: `{"event":"new_appointment","client":{"id":7},"appointment":{"id":"A1","starts_at":"2026-03-02T10:00:00Z","duration":60}}`,
+			body: `{"event":"new_appointment","client":{"id":7},` +
+				`"appointment":{"id":"A1","starts_at":"2026-03-02T10:00:00Z","duration":60}}`,
 			want: zap.Event{
 				Kind: zap.KindNewAppointment, ClientID: "7", Client: map[string]any{"id": "7"},
 				Appointment: map[string]any{"id": "A1", "starts_at": "2026-03-02T10:00:00Z", "duration": "60"},
