@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bellsync/bellsync/engine"
+	"github.com/bellsync/bellsync/engine/apply"
+	"github.com/bellsync/bellsync/engine/config"
+	"github.com/bellsync/bellsync/engine/plan"
+	"github.com/bellsync/bellsync/engine/state"
+	"github.com/bellsync/bellsync/providers"
+	"github.com/bellsync/bellsync/providers/ghl"
+	"github.com/bellsync/bellsync/providers/paperbell"
+)
+
+// registry lists the providers built into this binary.
+func registry() providers.Registry {
+	return providers.Registry{"ghl": ghl.New, "paperbell": paperbell.New}
+}
+
+// common are the flags every config-reading command has.
+type common struct {
+	config  string
+	noColor bool
+	verbose bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "sync.hcl", "the config file")
+	fs.BoolVar(&c.noColor, "no-color", false, "never colour the output")
+	fs.BoolVar(&c.verbose, "v", false, "log API calls and per-record steps to stderr")
+}
+
+func (c *common) logger(io stdio) *slog.Logger {
+	level := slog.LevelWarn
+	if c.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(io.err, &slog.HandlerOptions{Level: level}))
+}
+
+func (c *common) color(io stdio) bool {
+	return !c.noColor && io.getenv("NO_COLOR") == "" && isTerminal(io.out)
+}
+
+func newFlagSet(name string, io stdio) *flag.FlagSet {
+	fs := flag.NewFlagSet("bellsync "+name, flag.ContinueOnError)
+	fs.SetOutput(io.err)
+	return fs
+}
+
+func open(ctx context.Context, c common, io stdio, noState bool) (*engine.Workspace, bool) {
+	ws, diags := engine.Open(ctx, engine.Options{ConfigPath: c.config, Registry: registry(),
+		Logger: c.logger(io), NoState: noState})
+	writeDiags(io.err, diags, c.color(stdio{out: io.err, env: io.env}))
+	if diags.HasErrors() || ws == nil {
+		return nil, false
+	}
+	return ws, true
+}
+
+func cmdValidate(ctx context.Context, args []string, io stdio) int {
+	var c common
+	fs := newFlagSet("validate", io)
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return exitError
+	}
+	ws, ok := open(ctx, c, io, true)
+	if !ok {
+		return exitError
+	}
+	defer ws.Close()
+	fmt.Fprintf(io.out, "%s is valid: %d providers, %d syncs.\n", c.config, len(ws.Config.Providers), len(ws.Config.Syncs))
+	return exitOK
+}
+
+func cmdFmt(_ context.Context, args []string, io stdio) int {
+	fs := newFlagSet("fmt", io)
+	check := fs.Bool("check", false, "only report files that are not formatted; exit 1 if any")
+	if err := fs.Parse(args); err != nil {
+		return exitError
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		files = []string{"sync.hcl"}
+	}
+	code := exitOK
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			code = errorf(io, "%v", err)
+			continue
+		}
+		out := config.Format(src)
+		if bytes.Equal(src, out) {
+			continue
+		}
+		if *check {
+			fmt.Fprintln(io.out, f)
+			code = exitError
+			continue
+		}
+		if err := os.WriteFile(f, out, 0o644); err != nil {
+			code = errorf(io, "%v", err)
+			continue
+		}
+		fmt.Fprintln(io.out, f)
+	}
+	return code
+}
+
+func cmdPlan(ctx context.Context, args []string, io stdio) int {
+	var c common
+	fs := newFlagSet("plan", io)
+	c.register(fs)
+	out := fs.String("out", "", "save the plan to this file, for `bellsync apply FILE`")
+	asJSON := fs.Bool("json", false, "print the plan as JSON")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	if err := fs.Parse(args); err != nil {
+		return exitError
+	}
+	ws, ok := open(ctx, c, io, false)
+	if !ok {
+		return exitError
+	}
+	defer ws.Close()
+	p, err := ws.Plan(ctx)
+	if err != nil {
+		return errorf(io, "%v", err)
+	}
+	if *asJSON {
+		err = p.WriteJSON(io.out)
+	} else {
+		err = p.WriteText(io.out, plan.TextOptions{Color: c.color(io)})
+	}
+	if err != nil {
+		return errorf(io, "%v", err)
+	}
+	if *out != "" {
+		if !p.Complete {
+			return errorf(io, "the plan is incomplete and was not saved")
+		}
+		if err := p.Save(*out); err != nil {
+			return errorf(io, "%v", err)
+		}
+		if !*asJSON {
+			fmt.Fprintf(io.out, "\nSaved the plan to %s. Apply exactly these changes with:\n  bellsync apply %s\n", *out, *out)
+		}
+	}
+	if !p.Complete {
+		return exitError
+	}
+	if *detailed && p.HasChanges() {
+		return exitChanges
+	}
+	return exitOK
+}
+
+func cmdApply(ctx context.Context, args []string, io stdio) int {
+	var c common
+	fs := newFlagSet("apply", io)
+	c.register(fs)
+	auto := fs.Bool("auto-approve", false, "apply without asking for confirmation")
+	wait := fs.Bool("lock-wait", false, "wait for another apply on the same state to finish instead of failing")
+	workers := fs.Int("parallelism", 4, "changes written at once")
+	if err := fs.Parse(args); err != nil {
+		return exitError
+	}
+	if fs.NArg() > 1 {
+		return errorf(io, "apply takes at most one plan file, got %d arguments", fs.NArg())
+	}
+	ws, ok := open(ctx, c, io, false)
+	if !ok {
+		return exitError
+	}
+	defer ws.Close()
+	color := c.color(io)
+
+	var saved *plan.Plan
+	if fs.NArg() == 1 {
+		p, err := plan.Load(fs.Arg(0))
+		if err != nil {
+			return errorf(io, "%v", err)
+		}
+		saved = p
+	} else {
+		// Show the plan first, as Terraform does; the apply below makes
+		// its own after recovery, so it sees interrupted writes settled.
+		p, err := ws.Plan(ctx)
+		if err != nil {
+			return errorf(io, "%v", err)
+		}
+		if err := p.WriteText(io.out, plan.TextOptions{Color: color}); err != nil {
+			return errorf(io, "%v", err)
+		}
+		if !p.Complete {
+			return errorf(io, "the plan is incomplete; nothing was applied")
+		}
+		if !p.HasChanges() {
+			return exitOK
+		}
+		if !*auto {
+			if !confirm(io) {
+				fmt.Fprintln(io.out, "Apply cancelled.")
+				return exitError
+			}
+		}
+	}
+	prog := newProgress(io.err, isTerminal(io.err))
+	p, res, err := ws.Apply(ctx, saved, engine.ApplyOptions{Hooks: prog, Saved: saved != nil, LockWait: *wait, Workers: *workers})
+	prog.finish()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return errorf(io, "%v", err)
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintf(io.err, "Error: %s\n", e)
+	}
+	summary := fmt.Sprintf("Apply complete: %d applied, %d adopted, %d skipped (changed since plan), %d failed.",
+		res.Counts[apply.Applied], res.Counts[apply.Adopted], res.Counts[apply.Stale], res.Counts[apply.Failed])
+	if p != nil && p.Errored() {
+		summary += fmt.Sprintf(" %d records were left alone (see the plan).", p.Counts().Errors)
+	}
+	fmt.Fprintln(io.out, summary)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(io.out, "Interrupted: the writes made so far are recorded; run apply again to finish.")
+		return exitError
+	}
+	if res.Counts[apply.Failed] > 0 {
+		return exitError
+	}
+	return exitOK
+}
+
+func confirm(io stdio) bool {
+	if f, ok := io.in.(*os.File); !ok || !isTerminal(f) {
+		fmt.Fprintln(io.err, "Error: apply needs confirmation, but standard input is not a terminal; pass -auto-approve or a saved plan file.")
+		return false
+	}
+	fmt.Fprint(io.out, "\nDo you want to make these changes?\n  Only 'yes' will be accepted.\n\n  Enter a value: ")
+	line, _ := bufio.NewReader(io.in).ReadString('\n')
+	return strings.TrimSpace(line) == "yes"
+}
+
+func cmdRuns(ctx context.Context, args []string, io stdio) int {
+	var c common
+	fs := newFlagSet("runs", io)
+	c.register(fs)
+	n := fs.Int("n", 20, "how many runs to list")
+	if err := fs.Parse(args); err != nil {
+		return exitError
+	}
+	ws, ok := open(ctx, c, io, false)
+	if !ok {
+		return exitError
+	}
+	defer ws.Close()
+	runs, err := ws.Store.Runs(ctx, *n)
+	if err != nil {
+		return errorf(io, "%v", err)
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(io.out, "No runs yet.")
+	}
+	for _, r := range runs {
+		printRun(io, r)
+	}
+	return exitOK
+}
+
+func printRun(io stdio, r state.Run) {
+	counts, _ := json.Marshal(r.Counts)
+	dur := "running"
+	if !r.EndedAt.IsZero() {
+		dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+	}
+	fmt.Fprintf(io.out, "%s  %-11s %-7s %-9s %s\n", r.StartedAt.UTC().Format(time.RFC3339), r.Kind, r.Status, dur, counts)
+	for _, e := range r.Errors {
+		fmt.Fprintf(io.out, "    error: %s\n", e)
+	}
+}
+
+func cmdState(ctx context.Context, args []string, io stdio) int {
+	if len(args) == 0 || args[0] != "dump" {
+		return errorf(io, "usage: bellsync state dump [-config FILE]")
+	}
+	var c common
+	fs := newFlagSet("state dump", io)
+	c.register(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitError
+	}
+	ws, ok := open(ctx, c, io, false)
+	if !ok {
+		return exitError
+	}
+	defer ws.Close()
+	d, ok := ws.Store.(interface {
+		Dump(ctx context.Context, w interface{ Write([]byte) (int, error) }) error
+	})
+	if !ok {
+		return errorf(io, "this state backend cannot be dumped")
+	}
+	if err := d.Dump(ctx, io.out); err != nil {
+		return errorf(io, "%v", err)
+	}
+	return exitOK
+}

@@ -1,0 +1,353 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// TextOptions tune the human rendering.
+type TextOptions struct {
+	// Color adds ANSI colours the way Terraform does; callers turn it off
+	// for NO_COLOR and for output that is not a terminal.
+	Color bool
+	// MaxValue truncates long values (notes of tens of kB) in the display
+	// only; 0 means 120 characters. The plan itself keeps every byte.
+	MaxValue int
+}
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+	ansiRed    = "\x1b[31m"
+	ansiCyan   = "\x1b[36m"
+	ansiDim    = "\x1b[2m"
+)
+
+type painter struct{ on bool }
+
+func (p painter) paint(code, s string) string {
+	if !p.on || s == "" {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+// symbol is the Terraform-style marker of an action.
+func symbol(a Action) (string, string) {
+	switch a {
+	case Create:
+		return "+", ansiGreen
+	case Update:
+		return "~", ansiYellow
+	case Link:
+		return "<=", ansiCyan
+	case Delete:
+		return "-", ansiRed
+	case Suspend:
+		return "~", ansiRed
+	case Skip:
+		return "!", ansiRed
+	case Orphan:
+		return "?", ansiYellow
+	}
+	return " ", ""
+}
+
+func verb(a Action) string {
+	switch a {
+	case Create:
+		return "will be created"
+	case Update:
+		return "will be updated in place"
+	case Link:
+		return "will be linked to an existing record"
+	case Delete:
+		return "will be deleted"
+	case Suspend:
+		return "will be suspended"
+	case Orphan:
+		return "is linked but its record is gone"
+	}
+	return ""
+}
+
+// WriteText renders the plan for people.
+func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
+	pt := painter{on: opts.Color}
+	max := opts.MaxValue
+	if max <= 0 {
+		max = 120
+	}
+	var b strings.Builder
+	var problems []Change
+	writes := 0
+	for _, ch := range p.Changes {
+		if ch.Action == Skip {
+			problems = append(problems, ch)
+			continue
+		}
+		if writes == 0 {
+			b.WriteString("bellsync will perform the following actions:\n\n")
+		}
+		writes++
+		sym, col := symbol(ch.Action)
+		addr := ch.written().String()
+		fmt.Fprintf(&b, "  %s\n", pt.paint(ansiBold, fmt.Sprintf("# sync.%s: %s %s", ch.Sync, labelOf(ch), verb(ch.Action))))
+		if ch.Reason != "" || ch.Problem != "" {
+			why := ch.Reason
+			if ch.Problem != "" {
+				why = ch.Problem
+			}
+			if ch.Origin != "" {
+				why += " (" + ch.Origin + ")"
+			}
+			fmt.Fprintf(&b, "  %s\n", pt.paint(ansiDim, "# "+why))
+		}
+		if len(ch.Fields) == 0 {
+			fmt.Fprintf(&b, "  %s %s\n\n", pt.paint(col, sym), addr)
+			continue
+		}
+		fmt.Fprintf(&b, "  %s %s {\n", pt.paint(col, sym), addr)
+		width := 0
+		for _, f := range ch.Fields {
+			width = max2(width, len(f.Field))
+		}
+		for _, f := range ch.Fields {
+			fsym, fcol := "~", ansiYellow
+			val := ""
+			switch {
+			case f.Old.IsNull() || ch.Action == Create:
+				fsym, fcol = "+", ansiGreen
+				val = show(f.New, f.Sensitive, max)
+			case f.New.IsNull():
+				fsym, fcol = "-", ansiRed
+				val = show(f.Old, f.Sensitive, max) + " -> null"
+			default:
+				val = show(f.Old, f.Sensitive, max) + " -> " + show(f.New, f.Sensitive, max)
+			}
+			note := f.Origin
+			if f.Reason != "" {
+				if note != "" {
+					note += ", "
+				}
+				note += f.Reason
+			}
+			if note != "" {
+				note = pt.paint(ansiDim, "  # "+note)
+			}
+			fmt.Fprintf(&b, "      %s %-*s = %s%s\n", pt.paint(fcol, fsym), width, f.Field, val, note)
+		}
+		b.WriteString("    }\n\n")
+	}
+	if len(problems) > 0 {
+		b.WriteString(pt.paint(ansiBold+ansiRed, "Records that cannot be synced (left alone):") + "\n")
+		for _, ch := range problems {
+			fmt.Fprintf(&b, "  %s sync.%s: %s: %s\n", pt.paint(ansiRed, "!"), ch.Sync, labelOf(ch), ch.Problem)
+		}
+		b.WriteString("\n")
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "%s %s\n", pt.paint(ansiYellow, "Warning:"), w)
+	}
+	if !p.Complete {
+		b.WriteString(pt.paint(ansiRed, "Error:") + " a listing failed or was cut short; this plan is incomplete and cannot be applied.\n")
+	}
+	c := p.Counts()
+	if writes == 0 && len(problems) == 0 {
+		b.WriteString(pt.paint(ansiGreen, "No changes.") + " Both sides are in step.\n")
+	}
+	fmt.Fprintf(&b, "%s %d to create, %d to update, %d to link, %d unchanged, %d errors.",
+		pt.paint(ansiBold, "Plan:"), c.Create, c.Update, c.Link, c.Unchanged, c.Errors)
+	if c.Delete+c.Suspend > 0 {
+		fmt.Fprintf(&b, " %d to delete, %d to suspend.", c.Delete, c.Suspend)
+	}
+	if c.Orphans > 0 {
+		fmt.Fprintf(&b, " %d orphaned links.", c.Orphans)
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// written is the ref of the record the change writes.
+func (ch Change) written() Ref {
+	if ch.Side == SideSource {
+		return ch.Source
+	}
+	return ch.Target
+}
+
+func (r Ref) String() string {
+	s := r.Provider + "." + r.Kind
+	if r.ID != "" {
+		s += fmt.Sprintf("[%q]", r.ID)
+	}
+	return s
+}
+
+func labelOf(ch Change) string {
+	from := ch.Source
+	if ch.Side == SideSource {
+		from = ch.Target
+	}
+	if ch.Label != "" {
+		return fmt.Sprintf("%s (%s)", ch.Label, from)
+	}
+	return from.String()
+}
+
+func max2(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// show formats a value as HCL-ish text for the plan display.
+func show(v cty.Value, sensitive bool, max int) string {
+	if sensitive {
+		return "(sensitive)"
+	}
+	s := formatValue(v)
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + fmt.Sprintf("… (%d bytes in all)", len(formatValue(v)))
+	}
+	return s
+}
+
+func formatValue(v cty.Value) string {
+	if v.IsNull() {
+		return "null"
+	}
+	if !v.IsKnown() {
+		return "(known after apply)"
+	}
+	t := v.Type()
+	switch {
+	case t == cty.String:
+		b, _ := json.Marshal(v.AsString())
+		return string(b)
+	case t == cty.Bool:
+		if v.True() {
+			return "true"
+		}
+		return "false"
+	case t == cty.Number:
+		return v.AsBigFloat().Text('f', -1)
+	case t.IsListType() || t.IsSetType() || t.IsTupleType():
+		var parts []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			parts = append(parts, formatValue(e))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case t.IsMapType() || t.IsObjectType():
+		var keys []string
+		m := map[string]string{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			keys = append(keys, k.AsString())
+			m[k.AsString()] = formatValue(e)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%q = %s", k, m[k]))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	b, err := ctyjson.Marshal(v, t)
+	if err != nil {
+		return "(unprintable)"
+	}
+	return string(b)
+}
+
+// jsonPlan is the machine-readable rendering (bellsync plan -json).
+type jsonPlan struct {
+	FormatVersion string       `json:"format_version"`
+	ConfigFile    string       `json:"config_file"`
+	ConfigHash    string       `json:"config_hash"`
+	Complete      bool         `json:"complete"`
+	Changes       []jsonChange `json:"changes"`
+	Warnings      []string     `json:"warnings,omitempty"`
+	Summary       jsonSummary  `json:"summary"`
+}
+
+type jsonSummary struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Link      int `json:"link"`
+	Delete    int `json:"delete"`
+	Suspend   int `json:"suspend"`
+	Unchanged int `json:"unchanged"`
+	Errors    int `json:"errors"`
+	Orphans   int `json:"orphans"`
+}
+
+type jsonChange struct {
+	Sync    string      `json:"sync"`
+	Action  string      `json:"action"`
+	Side    Side        `json:"side"`
+	Source  Ref         `json:"source"`
+	Target  Ref         `json:"target"`
+	Label   string      `json:"label,omitempty"`
+	Reason  string      `json:"reason,omitempty"`
+	Origin  string      `json:"origin,omitempty"`
+	Problem string      `json:"problem,omitempty"`
+	Fields  []jsonField `json:"fields,omitempty"`
+}
+
+type jsonField struct {
+	Field  string          `json:"field"`
+	Old    json.RawMessage `json:"old"`
+	New    json.RawMessage `json:"new"`
+	Origin string          `json:"origin,omitempty"`
+	Reason string          `json:"reason,omitempty"`
+}
+
+// WriteJSON renders the plan for machines. Values are plain JSON; sensitive
+// ones are the string "(sensitive)".
+func (p *Plan) WriteJSON(w io.Writer) error {
+	c := p.Counts()
+	out := jsonPlan{
+		FormatVersion: "1", ConfigFile: p.ConfigFile, ConfigHash: p.ConfigHash, Complete: p.Complete,
+		Changes: []jsonChange{}, Warnings: p.Warnings,
+		Summary: jsonSummary{c.Create, c.Update, c.Link, c.Delete, c.Suspend, c.Unchanged, c.Errors, c.Orphans},
+	}
+	for _, ch := range p.Changes {
+		jc := jsonChange{Sync: ch.Sync, Action: ch.Action.String(), Side: ch.Side, Source: ch.Source, Target: ch.Target,
+			Label: ch.Label, Reason: ch.Reason, Origin: ch.Origin, Problem: ch.Problem}
+		for _, f := range ch.Fields {
+			jc.Fields = append(jc.Fields, jsonField{Field: f.Field, Old: plainJSON(f.Old, f.Sensitive),
+				New: plainJSON(f.New, f.Sensitive), Origin: f.Origin, Reason: f.Reason})
+		}
+		out.Changes = append(out.Changes, jc)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+func plainJSON(v cty.Value, sensitive bool) json.RawMessage {
+	if sensitive {
+		return json.RawMessage(`"(sensitive)"`)
+	}
+	if v == cty.NilVal || v.IsNull() {
+		return json.RawMessage("null")
+	}
+	b, err := ctyjson.SimpleJSONValue{Value: v}.MarshalJSON()
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
