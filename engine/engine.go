@@ -94,7 +94,7 @@ func Open(ctx context.Context, opts Options) (*Workspace, hcl.Diagnostics) {
 		factory, ok := opts.Registry[pb.Type]
 		if !ok {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown provider type",
-				Detail: fmt.Sprintf("There is no provider %q. The providers built in are: %s.", pb.Type, registryNames(opts.Registry)),
+				Detail:  fmt.Sprintf("There is no provider %q. The providers built in are: %s.", pb.Type, registryNames(opts.Registry)),
 				Subject: pb.TypeRange.Ptr()})
 			continue
 		}
@@ -264,11 +264,11 @@ func (ws *Workspace) bind(sy *config.Sync) (*binding, hcl.Diagnostics) {
 		switch {
 		case !ok:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown target field",
-				Detail: fmt.Sprintf("%s has no field %q. Its fields are: %s.", sy.Target, m.Field, fieldNames(ts, true)),
+				Detail:  fmt.Sprintf("%s has no field %q. Its fields are: %s.", sy.Target, m.Field, fieldNames(ts, true)),
 				Subject: m.Range.Ptr()})
 		case f.ReadOnly:
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Read-only target field",
-				Detail: fmt.Sprintf("%s field %q is set by the API and cannot be written; remove it from the map.", sy.Target, m.Field),
+				Detail:  fmt.Sprintf("%s field %q is set by the API and cannot be written; remove it from the map.", sy.Target, m.Field),
 				Subject: m.Range.Ptr()})
 		}
 		diags = append(diags, checkRefs(m.Expr, "source", ss, sy.Source)...)
@@ -280,7 +280,7 @@ func (ws *Workspace) bind(sy *config.Sync) (*binding, hcl.Diagnostics) {
 	}
 	if len(sy.Match) == 0 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing match block",
-			Detail: fmt.Sprintf("Sync %q needs a match block with at least one key, so bellsync can find a record's counterpart instead of creating a duplicate.", sy.Name),
+			Detail:  fmt.Sprintf("Sync %q needs a match block with at least one key, so bellsync can find a record's counterpart instead of creating a duplicate.", sy.Name),
 			Subject: sy.DeclRange.Ptr()})
 	}
 	if diags.HasErrors() {

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/bellsync/bellsync/providers/httpx"
 	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
+	"github.com/bellsync/bellsync/providers/httpx"
 	pbemu "github.com/bellsync/bellsync/providers/paperbell/emulator"
 )
 

@@ -43,7 +43,7 @@ type Hooks interface {
 // NopHooks ignores everything; embed it to implement only some hooks.
 type NopHooks struct{}
 
-func (NopHooks) Started(int)                       {}
+func (NopHooks) Started(int)                      {}
 func (NopHooks) Done(plan.Change, Outcome, error) {}
 
 // Outcome is what became of one change.

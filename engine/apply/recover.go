@@ -74,4 +74,3 @@ func Recover(ctx context.Context, store state.Store, sync string, sides Sides) (
 	}
 	return out, nil
 }
-
