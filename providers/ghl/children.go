@@ -199,7 +199,13 @@ func (c *child) Create(ctx context.Context, parentID string, fields map[string]c
 	if err := c.needParent(op, parentID); err != nil {
 		return providers.Record{}, err
 	}
-	if err := checkWritable(op, c.schema, c.writable(), sortedKeys(fields)); err != nil {
+	var present []string
+	for _, n := range sortedKeys(fields) {
+		if !fields[n].IsNull() {
+			present = append(present, n)
+		}
+	}
+	if err := checkWritable(op, c.schema, c.writable(), present); err != nil {
 		return providers.Record{}, err
 	}
 	var missing []string

@@ -3,6 +3,7 @@ package ghl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -332,5 +333,16 @@ func TestReadsRetryTransientFailures(t *testing.T) {
 	}
 	if got := len(clk.Slept()); got != 2 {
 		t.Errorf("backoff sleeps = %d, want 2", got)
+	}
+}
+
+func TestProviderNeverPrintsToken(t *testing.T) {
+	f := newFakeAPI(t, func(http.ResponseWriter, *http.Request, []byte) {})
+	p, _ := newTestProvider(t, f, nil)
+	tok := StaticToken{secret.New(testToken)}
+	for _, s := range []string{fmt.Sprintf("%v %+v %#v %s", p, p, p, p), fmt.Sprintf("%v %+v %#v", tok, tok, tok)} {
+		if strings.Contains(s, testToken) {
+			t.Errorf("token printed: %s", s)
+		}
 	}
 }

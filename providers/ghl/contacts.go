@@ -268,17 +268,20 @@ func sortedKeys(m map[string]cty.Value) []string {
 // (no response, 5xx, 422) is MaybeApplied.
 func (c *contacts) Create(ctx context.Context, _ string, fields map[string]cty.Value) (providers.Record, error) {
 	const op = "create contact"
-	names := sortedKeys(fields)
+	// Null fields are left out of the body, so a null read-only field
+	// (a mapping that copies a whole record) is no error.
+	var names []string
+	for _, n := range sortedKeys(fields) {
+		if !fields[n].IsNull() {
+			names = append(names, n)
+		}
+	}
 	if err := checkWritable(op, contactSchema, createWritable, names); err != nil {
 		return providers.Record{}, err
 	}
 	body := map[string]any{"locationId": c.p.locationID}
 	for _, n := range names {
-		v := fields[n]
-		if v.IsNull() {
-			continue
-		}
-		wv, err := writeValue(op, n, v)
+		wv, err := writeValue(op, n, fields[n])
 		if err != nil {
 			return providers.Record{}, err
 		}

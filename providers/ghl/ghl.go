@@ -65,15 +65,16 @@ type Refresher interface {
 	Refresh(ctx context.Context, stale secret.String) (secret.String, error)
 }
 
-// StaticToken is a fixed token, such as a Private Integration Token.
-type StaticToken secret.String
+// StaticToken is a fixed token, such as a Private Integration Token. The
+// embedded secret keeps every printed form redacted.
+type StaticToken struct{ secret.String }
 
 // Token returns the token.
 func (s StaticToken) Token(context.Context) (secret.String, error) {
-	if secret.String(s).IsZero() {
+	if s.IsZero() {
 		return secret.String{}, errors.New("ghl: empty token")
 	}
-	return secret.String(s), nil
+	return s.String, nil
 }
 
 // Config configures a client without HCL; tests and other Go callers use
@@ -174,7 +175,7 @@ func NewClient(cfg Config) (*Provider, error) {
 		if cfg.Token.IsZero() {
 			return nil, errors.New("ghl: a token or token source is required")
 		}
-		ts = StaticToken(cfg.Token)
+		ts = StaticToken{cfg.Token}
 	}
 	pageSize := cfg.PageSize
 	switch {
@@ -221,6 +222,14 @@ func NewClient(cfg Config) (*Provider, error) {
 	p.notes = newNotes(p)
 	return p, nil
 }
+
+// String describes the provider without its credentials. fmt cannot call
+// the redacting methods of secrets held in unexported fields, so printing
+// the struct itself would show the token.
+func (p *Provider) String() string { return "ghl provider for location " + p.locationID }
+
+// GoString keeps %#v from dumping the fields, for the same reason.
+func (p *Provider) GoString() string { return p.String() }
 
 // Name returns "ghl".
 func (p *Provider) Name() string { return Name }
