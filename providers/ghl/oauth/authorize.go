@@ -79,6 +79,8 @@ func Authorize(ctx context.Context, cfg Config, store providers.TokenStore, opts
 	}
 
 	calls := make(chan callback)
+	// stop tells late callbacks that nobody is listening any more.
+	stop := make(chan struct{})
 	path := redirect.EscapedPath()
 	if path == "" {
 		path = "/"
@@ -90,6 +92,9 @@ func Authorize(ctx context.Context, cfg Config, store providers.TokenStore, opts
 		cb.reply = reply
 		select {
 		case calls <- cb:
+		case <-stop:
+			http.Error(w, "This sign-in attempt is over; return to the terminal.", http.StatusConflict)
+			return
 		case <-r.Context().Done():
 			return
 		}
@@ -107,8 +112,12 @@ func Authorize(ctx context.Context, cfg Config, store providers.TokenStore, opts
 		// Let the final page reach the browser, but do not wait long.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if srv.Shutdown(sctx) != nil {
+			_ = srv.Close()
+		}
 	}()
+	// Runs before the Shutdown above, so no handler waits on calls.
+	defer close(stop)
 
 	u := cfg.AuthorizeURL(state)
 	fmt.Fprintf(out, "Open this URL in a browser and approve bellsync for your GHL location:\n\n  %s\n\nWaiting for the browser on %s ...\n", u, cfg.RedirectURI)
