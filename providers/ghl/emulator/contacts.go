@@ -40,6 +40,7 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE /contacts/{contactId}/notes/{id}", scopeContactsWrite, s.deleteNote)
 
 	s.handle("GET /locations/{locationId}", scopeLocationsRead, s.getLocation)
+	s.handle("POST /locations/{locationId}/tasks/search", "locations/tasks.readonly", s.searchTasks)
 }
 
 // contactForLocked returns the live contact of the caller's location, or the

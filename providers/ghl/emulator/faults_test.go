@@ -2,8 +2,10 @@ package emulator
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,5 +187,28 @@ func TestMount(t *testing.T) {
 	res, _, err := rawDo(e, "POST", "/oauth/token", "")
 	if err != nil || res.StatusCode != http.StatusTeapot {
 		t.Errorf("mounted route: %v %v", res, err)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.loadCorpus()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := fmt.Sprintf(`{"locationId":%q,"email":"c%d@example.com"}`, DefaultLocationID, i)
+			if res, _, err := rawDo(e, "POST", "/contacts/", body); err != nil || res.StatusCode != 201 {
+				t.Errorf("create %d: %v %v", i, res, err)
+			}
+			rawDo(e, "POST", "/contacts/search", fmt.Sprintf(`{"locationId":%q,"pageLimit":50}`, DefaultLocationID))
+			e.s.Contacts()
+			e.s.Stats()
+		}()
+	}
+	wg.Wait()
+	if n := len(e.s.Contacts()); n != 968+16 {
+		t.Errorf("%d contacts, want %d", n, 968+16)
 	}
 }

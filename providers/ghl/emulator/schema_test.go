@@ -344,9 +344,20 @@ func TestUndocumentedErrorBodies(t *testing.T) {
 // with the request schemas in apps/contacts.json.
 func TestDTOWhitelistsMatchSpec(t *testing.T) {
 	sp := loadSpecs(t)
-	for _, d := range []dto{createContactDTO, updateContactDTO, upsertContactDTO, tagsDTO, createTaskDTO, updateTaskDTO, taskStatusDTO, createNoteDTO, updateNoteDTO} {
+	dtos := []struct {
+		file string
+		d    dto
+	}{
+		{"apps/contacts.json", createContactDTO}, {"apps/contacts.json", updateContactDTO},
+		{"apps/contacts.json", upsertContactDTO}, {"apps/contacts.json", tagsDTO},
+		{"apps/contacts.json", createTaskDTO}, {"apps/contacts.json", updateTaskDTO},
+		{"apps/contacts.json", taskStatusDTO}, {"apps/contacts.json", createNoteDTO},
+		{"apps/contacts.json", updateNoteDTO}, {"apps/locations.json", taskSearchDTO},
+	}
+	for _, tc := range dtos {
+		d := tc.d
 		t.Run(d.name, func(t *testing.T) {
-			sc, _ := sp.mustResolve(t, "apps/contacts.json", "#/components/schemas/"+d.name)
+			sc, _ := sp.mustResolve(t, tc.file, "#/components/schemas/"+d.name)
 			var want, wantReq []string
 			for k := range sc["properties"].(map[string]any) {
 				want = append(want, k)

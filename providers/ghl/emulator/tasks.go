@@ -1,7 +1,11 @@
 package emulator
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -277,4 +281,65 @@ func (s *Server) deleteNote(c *call) reply {
 	}
 	s.emitNote(c, "NoteDelete", cloneMap(n))
 	return reply{http.StatusOK, map[string]any{"succeded": true}}
+}
+
+// searchTasks is the location-wide task list used by full passes. Tasks
+// come ordered by contact id, then creation, so skip/limit paging is stable.
+func (s *Server) searchTasks(c *call) reply {
+	body, rep := parseBody(c.body)
+	if rep != nil {
+		return *rep
+	}
+	if msgs := taskSearchDTO.validate(body); len(msgs) > 0 {
+		return unprocessable(msgs)
+	}
+	if c.r.PathValue("locationId") != c.location {
+		return forbiddenLocation()
+	}
+	limit, skip := 25, 0
+	if n, ok := body["limit"].(json.Number); ok {
+		if v, err := n.Int64(); err == nil && v > 0 {
+			limit = int(v)
+		}
+	}
+	if n, ok := body["skip"].(json.Number); ok {
+		if v, err := n.Int64(); err == nil && v > 0 {
+			skip = int(v)
+		}
+	}
+	contactIDs, assignees := strs(body["contactId"]), strs(body["assignedTo"])
+	done, hasDone := body["completed"].(bool)
+	query := strings.ToLower(str(body["query"]))
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var cids []string
+	for cid := range s.tasks {
+		if ct := s.currentLocked(cid); ct != nil && ct.LocationID() == c.location {
+			cids = append(cids, cid)
+		}
+	}
+	sort.Strings(cids)
+	out := []any{}
+	for _, cid := range cids {
+		if len(contactIDs) > 0 && !slices.Contains(contactIDs, cid) {
+			continue
+		}
+		for _, t := range s.tasks[cid] {
+			switch {
+			case hasDone && t.Completed() != done,
+				len(assignees) > 0 && !slices.Contains(assignees, str(t["assignedTo"])),
+				query != "" && !strings.Contains(strings.ToLower(str(t["title"])+" "+str(t["body"])), query):
+				continue
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if len(out) < limit {
+				out = append(out, taskOut(t))
+			}
+		}
+	}
+	return reply{http.StatusOK, map[string]any{"tasks": out}}
 }

@@ -59,6 +59,7 @@ var (
 	taskStatusDTO    = dto{"UpdateTaskStatusParams", []field{req("completed", kBool)}}
 	createNoteDTO    = dto{"NotesDTO", []field{f("userId", kString), req("body", kString), f("title", kString), f("color", kString), f("pinned", kBool)}}
 	updateNoteDTO    = dto{"UpdateNoteDTO", []field{f("userId", kString), f("body", kString), f("title", kString), f("color", kString), f("pinned", kBool)}}
+	taskSearchDTO    = dto{"TaskSearchParamsDto", []field{f("contactId", kStrings), f("completed", kBool), f("assignedTo", kStrings), f("query", kString), f("limit", kNumber), f("skip", kNumber), f("businessId", kString)}}
 	// searchDTO has no schema in the spec (SearchBodyV2DTO is empty); the
 	// fields come from GHL's search guide (NOTES §5.8).
 	searchDTO = dto{"SearchBodyV2DTO", []field{req("locationId", kString), req("pageLimit", kNumber), f("page", kNumber), f("searchAfter", kArray), f("filters", kArray), f("sort", kArray), f("query", kString)}}
