@@ -77,6 +77,15 @@ type Options struct {
 	// Linked holds, per sync, the source ids that already have a link
 	// (after recovery); a saved plan's create for one of them is skipped.
 	Linked map[string]map[string]bool
+	// Current, when set for a sync, holds digests of every record as read
+	// just before applying, so CheckStale compares without one read per
+	// change. Syncs without an entry are re-read record by record.
+	Current map[string]Digests
+}
+
+// Digests are record fingerprints by id, per side.
+type Digests struct {
+	Source, Target map[string]string
 }
 
 // Result summarises an apply.
@@ -155,7 +164,7 @@ func applyOne(ctx context.Context, ch plan.Change, opts Options) (Outcome, error
 	}
 	target := sides.Target
 	if opts.CheckStale {
-		if moved, err := stale(ctx, ch, sides); err != nil {
+		if moved, err := stale(ctx, ch, sides, opts.Current); err != nil {
 			return Failed, err
 		} else if moved {
 			return Stale, nil
@@ -174,7 +183,13 @@ func applyOne(ctx context.Context, ch plan.Change, opts Options) (Outcome, error
 }
 
 // stale reports whether the records a saved plan was made from moved.
-func stale(ctx context.Context, ch plan.Change, sides Sides) (bool, error) {
+func stale(ctx context.Context, ch plan.Change, sides Sides, current map[string]Digests) (bool, error) {
+	if d, ok := current[ch.Sync]; ok {
+		if d.Source[ch.Source.ID] != ch.SourceSnapshot {
+			return true, nil
+		}
+		return ch.Target.ID != "" && d.Target[ch.Target.ID] != ch.Snapshot, nil
+	}
 	src, err := sides.Source.Get(ctx, ch.Source.ParentID, ch.Source.ID)
 	if err != nil {
 		return false, fmt.Errorf("re-read source: %w", err)

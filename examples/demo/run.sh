@@ -30,8 +30,7 @@ echo "=== bellsync plan -out demo.plan (the first 60 lines, then the summary)"
 "$bin" plan -config sync.hcl -out "$work/demo.plan" >"$work/plan.txt"
 head -n 60 "$work/plan.txt"
 echo "   ... ($(wc -l <"$work/plan.txt") lines in all)"
-grep -A 20 "Records that cannot be synced" "$work/plan.txt" | head -n 20 || true
-tail -n 3 "$work/plan.txt"
+sed -n '/^Records that cannot be synced/,/^Plan:/p' "$work/plan.txt"
 echo
 echo "=== bellsync apply demo.plan"
 "$bin" apply -config sync.hcl "$work/demo.plan"
