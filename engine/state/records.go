@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/bellsync/bellsync/providers"
 )
 
 // BeginOp records op as pending and returns its id. Its ID and Status are
@@ -266,18 +268,32 @@ func scanRuns(rows *sql.Rows) ([]Run, error) {
 	return runs, rows.Err()
 }
 
-// LoadToken returns the token saved under key, or an error matching
-// [ErrNotFound].
+// LoadToken returns the token saved under key, or an error matching both
+// [ErrNotFound] and [providers.ErrNotFound], so that token sources, which
+// know only the providers contract, can tell "never connected" from a
+// failing database.
 func (s *SQLite) LoadToken(ctx context.Context, key string) ([]byte, error) {
 	var data []byte
 	err := s.db.QueryRowContext(ctx, `SELECT data FROM tokens WHERE key = ?`, key).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("state: load token %s: %w", key, ErrNotFound)
+		return nil, tokenNotFound{key: key}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state: load token %s: %w", key, err)
 	}
 	return data, nil
+}
+
+// tokenNotFound is LoadToken's answer for a missing key.
+type tokenNotFound struct{ key string }
+
+func (e tokenNotFound) Error() string {
+	return fmt.Sprintf("state: load token %s: %v", e.key, ErrNotFound)
+}
+
+// Is matches the state and the providers sentinels.
+func (e tokenNotFound) Is(target error) bool {
+	return target == ErrNotFound || target == providers.ErrNotFound
 }
 
 // SaveToken saves data under key. It is on disk when SaveToken returns,

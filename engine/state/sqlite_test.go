@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bellsync/bellsync/providers"
 )
 
 // t0 is an arbitrary fixed instant; every test clock starts here.
@@ -514,8 +516,11 @@ func TestTokensSurviveReopen(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.LoadToken(ctx, "missing"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("LoadToken(missing) error = %v, want ErrNotFound", err)
+	_, err = s.LoadToken(ctx, "missing")
+	for _, want := range []error{ErrNotFound, providers.ErrNotFound} {
+		if !errors.Is(err, want) {
+			t.Errorf("LoadToken(missing) error = %v, want it to match %v", err, want)
+		}
 	}
 }
 
