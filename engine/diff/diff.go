@@ -313,6 +313,7 @@ func (d *differ) keyValues(expr hcl.Expression, name string, obj cty.Value) ([]s
 // match finds the one target a source identifies, trying keys in order.
 func (d *differ) match(s *sourceItem, index []map[string][]*targetItem, linkedTarget map[string]string) (*targetItem, string, string) {
 	sy := d.in.Sync
+	primary, _ := primaryKey(s)
 	for ki, vals := range s.keys {
 		found := map[string]*targetItem{}
 		var via string
@@ -330,6 +331,11 @@ func (d *differ) match(s *sourceItem, index []map[string][]*targetItem, linkedTa
 		case 1:
 			for _, t := range found {
 				if other, ok := linkedTarget[t.rec.ID]; ok && other != s.rec.ID {
+					if ki != primary {
+						// A fallback key (a shared family phone) pointing at
+						// someone else's record says nothing about this one.
+						continue
+					}
 					return nil, "", fmt.Sprintf("ambiguous identity: %s %q matches %s record %q, which is already linked to source record %q; bellsync will not guess",
 						sy.Match[ki].Name, via, sy.Target, t.rec.ID, other)
 				}

@@ -1,0 +1,129 @@
+package plan
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func samplePlan() *Plan {
+	str := cty.StringVal
+	return &Plan{
+		ConfigHash: "abc123", ConfigFile: "sync.hcl", CreatedAt: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC),
+		Complete: true, Unchanged: map[string]int{"contacts": 3},
+		Changes: []Change{
+			{Sync: "contacts", Action: Create, Side: SideTarget, Label: "ann@example.com",
+				Source: Ref{Provider: "ghl", Kind: "contacts", ID: "g1"}, Target: Ref{Provider: "paperbell", Kind: "contacts"},
+				Reason: "no linked or matching paperbell.contacts record", Origin: "sync.hcl:12",
+				Fields: []FieldChange{
+					{Field: "first_name", Old: cty.NullVal(cty.String), New: str("Ann 🙂"), Origin: "sync.hcl:20", Reason: "new record"},
+					{Field: "tags", Old: cty.NullVal(cty.List(cty.String)), New: cty.ListVal([]cty.Value{str("lead"), str("vip")}), Origin: "sync.hcl:24", Reason: "new record"},
+				}},
+			{Sync: "contacts", Action: Update, Side: SideTarget, Label: "bo@example.com",
+				Source: Ref{Provider: "ghl", Kind: "contacts", ID: "g2"}, Target: Ref{Provider: "paperbell", Kind: "contacts", ID: "p2"},
+				Reason: "linked", Origin: "sync.hcl:12",
+				Fields: []FieldChange{
+					{Field: "phone", Old: str("(415) 555-0190"), New: str("+14155550190"), Origin: "sync.hcl:22", Reason: "source changed"},
+					{Field: "api_key", Old: str("s3cr3t-old"), New: str("s3cr3t-new"), Origin: "sync.hcl:23", Reason: "source changed", Sensitive: true},
+				}},
+			{Sync: "contacts", Action: Link, Side: SideTarget, Label: "priya.work@example.com",
+				Source: Ref{Provider: "ghl", Kind: "contacts", ID: "g3"}, Target: Ref{Provider: "paperbell", Kind: "contacts", ID: "79212713"},
+				Reason: `matched by email "priya.work@example.com"`, Origin: "sync.hcl:12"},
+			{Sync: "contacts", Action: Skip, Side: SideTarget,
+				Source: Ref{Provider: "ghl", Kind: "contacts", ID: "g4"}, Target: Ref{Provider: "paperbell", Kind: "contacts"},
+				Problem: "no identifier: the record has no value for any match key (email, phone)"},
+		},
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	p := samplePlan()
+	cases := []struct {
+		file   string
+		render func(*bytes.Buffer) error
+	}{
+		{"plan.txt", func(b *bytes.Buffer) error { return p.WriteText(b, TextOptions{}) }},
+		{"plan-color.txt", func(b *bytes.Buffer) error { return p.WriteText(b, TextOptions{Color: true}) }},
+		{"plan.json", func(b *bytes.Buffer) error { return p.WriteJSON(b) }},
+		{"empty.txt", func(b *bytes.Buffer) error {
+			return (&Plan{Complete: true, Unchanged: map[string]int{"contacts": 963}}).WriteText(b, TextOptions{})
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.render(&b); err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.file+".golden")
+			if *update {
+				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if diff := cmp.Diff(string(want), b.String()); diff != "" {
+				t.Errorf("%s differs (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+func TestSensitiveNeverRendered(t *testing.T) {
+	p := samplePlan()
+	var text, js bytes.Buffer
+	_ = p.WriteText(&text, TextOptions{})
+	_ = p.WriteJSON(&js)
+	path := filepath.Join(t.TempDir(), "p.plan")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := os.ReadFile(path)
+	for name, out := range map[string]string{"text": text.String(), "json": js.String()} {
+		if bytes.Contains([]byte(out), []byte("s3cr3t")) {
+			t.Errorf("sensitive value rendered in %s:\n%s", name, out)
+		}
+	}
+	// The saved plan must carry the value to apply it; it is written 0600.
+	if !bytes.Contains(saved, []byte("s3cr3t-new")) {
+		t.Errorf("saved plan lost the sensitive value it must apply")
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	p := samplePlan()
+	p.Changes[0].Desired = map[string]cty.Value{"first_name": cty.StringVal("Ann 🙂"), "email": cty.NullVal(cty.String)}
+	path := filepath.Join(t.TempDir(), "x.plan")
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("plan file mode %v, want 0600", fi.Mode().Perm())
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cmp.Comparer(func(a, b cty.Value) bool { return a.RawEquals(b) })
+	if diff := cmp.Diff(p, got, opts); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	if _, err := Read(bytes.NewReader([]byte(`{"format":"something-else"}`))); err == nil {
+		t.Error("a foreign file loaded as a plan")
+	}
+}
