@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bellsync/bellsync/providers"
+	"github.com/bellsync/bellsync/providers/ghl/oauth"
 	"github.com/bellsync/bellsync/providers/httpx"
 	"github.com/bellsync/bellsync/providers/secret"
 )
@@ -43,7 +44,7 @@ type call struct {
 func (p *Provider) do(ctx context.Context, c call, out any) error {
 	tok, err := p.tokens.Token(ctx)
 	if err != nil {
-		return &providers.Error{Category: providers.ErrAuth, Provider: Name, Op: c.op, Message: "get token", Err: err}
+		return tokenError(c.op, 0, err)
 	}
 	resp, err := p.send(ctx, c, tok)
 	if err != nil {
@@ -55,7 +56,7 @@ func (p *Provider) do(ctx context.Context, c call, out any) error {
 			p.log.DebugContext(ctx, "refreshing token after 401", "op", c.op)
 			fresh, rerr := r.Refresh(ctx, tok)
 			if rerr != nil {
-				return &providers.Error{Category: providers.ErrAuth, Provider: Name, Op: c.op, Status: resp.Status, Message: "refresh token", Err: rerr}
+				return tokenError(c.op, resp.Status, rerr)
 			}
 			if resp, err = p.send(ctx, c, fresh); err != nil {
 				return err
@@ -74,6 +75,23 @@ func (p *Provider) do(ctx context.Context, c call, out any) error {
 		return nil
 	}
 	return p.decodeError(c, resp)
+}
+
+// tokenError wraps a token source failure for op. A grant that only
+// `bellsync auth ghl` can revive is returned as it is: its message is the
+// one instruction the user needs, and wrapping would bury it. Other
+// failures keep their category, so a transient token endpoint outage is
+// still retryable.
+func tokenError(op string, status int, err error) error {
+	if errors.Is(err, oauth.ErrReauthorize) {
+		return err
+	}
+	cat := providers.ErrAuth
+	if pe, ok := providers.AsError(err); ok && pe.Category != nil {
+		cat = pe.Category
+	}
+	return &providers.Error{Category: cat, Provider: Name, Op: op, Status: status,
+		Message: "get token: " + err.Error(), Err: err}
 }
 
 // send performs one exchange (httpx may retry it) with tok as bearer.
@@ -173,6 +191,11 @@ func (p *Provider) decodeError(c call, resp *httpx.Response) error {
 	case s == http.StatusUnauthorized && strings.Contains(lower, "scope"):
 		e.Category = providers.ErrAuth
 		e.Scope = c.scope
+		// GHL does not say which scope is missing; we know which one the
+		// endpoint needs.
+		if c.scope != "" {
+			e.Message += fmt.Sprintf(" (%s needs scope %s)", c.op, c.scope)
+		}
 	case s == http.StatusUnauthorized:
 		e.Category = providers.ErrAuth
 	case s == http.StatusForbidden:

@@ -63,7 +63,8 @@ func TestErrorDecoding(t *testing.T) {
 		{
 			name: "scope 401 names the scope", status: 401,
 			body: `{"statusCode":401,"message":"The token is not authorized for this scope.","error":"Unauthorized"}`,
-			want: providers.Error{Category: providers.ErrAuth, Status: 401, Scope: "contacts.write", Message: "The token is not authorized for this scope."},
+			want: providers.Error{Category: providers.ErrAuth, Status: 401, Scope: "contacts.write",
+				Message: "The token is not authorized for this scope. (update contact needs scope contacts.write)"},
 		},
 		{
 			name: "invalid token 401", status: 401,

@@ -13,17 +13,28 @@ import (
 	"github.com/bellsync/bellsync/providers/secret"
 )
 
-// bodySchema is the provider "ghl" block. An oauth block joins it when
-// OAuth lands; it will then build a TokenSource in place of the token.
+// bodySchema is the provider "ghl" block. It authenticates with exactly
+// one of a Private Integration Token (token) or an oauth block, which
+// builds a refreshing token source instead (see oauthSchema).
 var bodySchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "location_id", Required: true},
-		{Name: "token", Required: true},
+		{Name: "token"},
 		{Name: "base_url"},
 		{Name: "rate_limit"},
 		{Name: "page_size"},
 	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "oauth"}},
 }
+
+// Detail texts for the credential diagnostics.
+const (
+	detailNoCredentials = "The GHL provider needs credentials: either token = env(\"GHL_PRIVATE_TOKEN\") " +
+		"for a sub-account Private Integration Token, or an oauth block for a Marketplace app " +
+		"(then run `bellsync auth ghl` once). Add one of them."
+	detailBothCredentials = "The GHL provider has both a token and an oauth block, so it is unclear which " +
+		"credentials to use. Remove one of them."
+)
 
 var _ providers.Factory = New
 
@@ -42,6 +53,41 @@ func New(body hcl.Body, env providers.Env) (providers.Provider, hcl.Diagnostics)
 	tok, ds = stringAttr(content, "token", env.EvalContext)
 	diags = append(diags, ds...)
 	cfg.Token = secret.New(tok)
+
+	var settings *OAuth
+	tokAttr, hasToken := content.Attributes["token"]
+	var oauthBlock *hcl.Block
+	for _, b := range content.Blocks {
+		if oauthBlock != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate oauth block",
+				Detail:   fmt.Sprintf("The GHL provider takes one oauth block; the first is at %s. Remove this one.", oauthBlock.DefRange),
+				Subject:  b.DefRange.Ptr(),
+			})
+			continue
+		}
+		oauthBlock = b
+	}
+	switch {
+	case hasToken && oauthBlock != nil:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Conflicting GHL credentials",
+			Detail:   detailBothCredentials,
+			Subject:  tokAttr.Range.Ptr(),
+		})
+	case !hasToken && oauthBlock == nil:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing GHL credentials",
+			Detail:   detailNoCredentials,
+			Subject:  body.MissingItemRange().Ptr(),
+		})
+	case oauthBlock != nil && cfg.LocationID != "":
+		settings, cfg.TokenSource, ds = decodeOAuth(oauthBlock, cfg.LocationID, env)
+		diags = append(diags, ds...)
+	}
 
 	if attr, ok := content.Attributes["base_url"]; ok {
 		cfg.BaseURL, ds = stringAttr(content, "base_url", env.EvalContext)
@@ -74,6 +120,7 @@ func New(body hcl.Body, env providers.Env) (providers.Provider, hcl.Diagnostics)
 			Subject:  body.MissingItemRange().Ptr(),
 		})
 	}
+	p.oauth = settings
 	return p, diags
 }
 

@@ -140,6 +140,8 @@ type Provider struct {
 	http       *httpx.Client
 	log        *slog.Logger
 	onMismatch func(Mismatch)
+	// oauth is set when the provider block has an oauth block.
+	oauth *OAuth
 
 	calls, limited, refreshes, mismatchCount atomic.Int64
 
