@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -35,7 +37,7 @@ func (e *LockedError) Error() string {
 	if e.Err != nil {
 		return msg + "; gave up waiting: " + e.Err.Error()
 	}
-	return msg + "; wait for it to finish, or pass -lock-timeout"
+	return msg + "; wait for it to finish, or pass -lock-wait to wait for it"
 }
 
 func (e *LockedError) Unwrap() []error {
@@ -74,7 +76,7 @@ type heldLock struct {
 // is closed. unlock returns an error matching [ErrLockLost] if the lease
 // was taken over meanwhile; calling it again returns the same result.
 func (s *SQLite) Lock(ctx context.Context, name string, wait bool) (unlock func() error, err error) {
-	holder := fmt.Sprintf("%d-%s", os.Getpid(), rand.Text())
+	holder := fmt.Sprintf("%s/%d-%s", hostname(), os.Getpid(), rand.Text())
 	var timer *time.Timer
 	for {
 		locked, err := s.tryLock(ctx, name, holder)
@@ -131,7 +133,7 @@ func (s *SQLite) tryLock(ctx context.Context, name, holder string) (*LockedError
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return err
-		case now.Sub(fromNanos(lease)) <= s.opts.lease:
+		case now.Sub(fromNanos(lease)) <= s.opts.lease && !deadHolder(cur.Holder, cur.PID):
 			cur.Name, cur.Since = name, fromNanos(since)
 			locked = &cur
 			return nil
@@ -192,4 +194,28 @@ func (s *SQLite) release(h *heldLock) error {
 		}
 	})
 	return h.err
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown-host"
+	}
+	return h
+}
+
+// deadHolder reports whether a lock's holder is a process on this machine
+// that no longer exists (killed with SIGKILL, say), so its lease need not
+// be waited out. A holder on another host, or one we cannot check, is
+// presumed alive until its lease expires.
+func deadHolder(holder string, pid int) bool {
+	host, _, ok := strings.Cut(holder, "/")
+	if !ok || host != hostname() || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return true
+	}
+	return errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }

@@ -53,7 +53,7 @@ func TestLockHeld(t *testing.T) {
 				t.Fatalf("Lock error = %v, want ErrLocked", err)
 			}
 			want := fmt.Sprintf("state is locked by another bellsync process (pid %d, since 14:02:11 UTC); "+
-				"wait for it to finish, or pass -lock-timeout", os.Getpid())
+				"wait for it to finish, or pass -lock-wait to wait for it", os.Getpid())
 			if diff := cmp.Diff(want, err.Error()); diff != "" {
 				t.Errorf("message mismatch (-want +got):\n%s", diff)
 			}
