@@ -183,4 +183,3 @@ func TestOAuthEndpointsSkipThePipeline(t *testing.T) {
 		t.Errorf("API pipeline counted %d requests for the token endpoint, want 0", got)
 	}
 }
-
