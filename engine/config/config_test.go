@@ -131,7 +131,7 @@ func TestParseFull(t *testing.T) {
 			FullEvery:    "12h",
 			FullInterval: 12 * time.Hour,
 		},
-		Webhooks: &Webhooks{Listen: "127.0.0.1:8080"},
+		Webhooks: &Webhooks{Listen: "127.0.0.1:8080", MaxBody: DefaultMaxBody, PathPrefix: DefaultPathPrefix},
 	}
 	opts := cmp.Options{
 		cmpopts.IgnoreTypes(hcl.Range{}),
@@ -139,6 +139,7 @@ func TestParseFull(t *testing.T) {
 		cmpopts.IgnoreInterfaces(struct{ hcl.Body }{}),
 		cmpopts.IgnoreInterfaces(struct{ cron.Schedule }{}),
 		cmpopts.IgnoreFields(Schedule{}, "Location"),
+		cmpopts.IgnoreFields(Webhooks{}, "GHLPublicKey", "GHLRSAPublicKey"),
 	}
 	if diff := cmp.Diff(want, got, opts); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
@@ -150,6 +151,9 @@ func TestParseFull(t *testing.T) {
 	}
 	if m := got.Syncs[0].Map[1]; m.Range.Start.Line != 36 || m.Expr == nil {
 		t.Errorf("first_name mapping: range %s, expr %v; want line 36 and an expression", m.Range, m.Expr)
+	}
+	if len(got.Webhooks.GHLPublicKey) != 32 {
+		t.Errorf("ghl_public_key not loaded: %d bytes, want an Ed25519 key", len(got.Webhooks.GHLPublicKey))
 	}
 	if got.Providers[0].Body == nil || got.Webhooks.Body == nil {
 		t.Error("provider and webhooks bodies must be kept for later decoding")

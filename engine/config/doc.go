@@ -23,8 +23,9 @@
 //
 // A provider block's body is not decoded here. Each provider declares its
 // own schema and decodes [Provider.Body] itself, so adding a provider never
-// changes this package. Likewise the webhooks block keeps everything but
-// listen in [Webhooks.Body] for the daemon.
+// changes this package. The webhooks block is decoded here too (keys,
+// secret, limits; see [Webhooks]), so validate checks it, and its body
+// stays in [Webhooks.Body].
 //
 // A sync block reads records of one kind from a source and writes them to a
 // target:

@@ -368,6 +368,7 @@ func decodeWebhooks(block *hcl.Block, evalCtx *hcl.EvalContext) (*Webhooks, hcl.
 			}
 		}
 	}
+	diags = append(diags, decodeWebhookSettings(wh, remain, evalCtx)...)
 	return wh, diags
 }
 

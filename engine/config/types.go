@@ -1,10 +1,14 @@
 package config
 
 import (
+	"crypto/ed25519"
+	"crypto/rsa"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/robfig/cron/v3"
+
+	"github.com/bellsync/bellsync/providers/secret"
 )
 
 // Config is a decoded sync.hcl. Expressions that depend on records (match
@@ -151,4 +155,25 @@ type Webhooks struct {
 	// Body holds the block's other attributes, for the daemon to decode
 	// with its own schema (listen is already consumed).
 	Body hcl.Body
+
+	// GHLPublicKey verifies x-ghl-signature (ghl_public_key); nil means
+	// the key GHL publishes.
+	GHLPublicKey      ed25519.PublicKey
+	GHLPublicKeyRange hcl.Range
+	// GHLRSAPublicKey verifies the legacy x-wh-signature
+	// (ghl_rsa_public_key); nil means the key GHL publishes.
+	GHLRSAPublicKey      *rsa.PublicKey
+	GHLRSAPublicKeyRange hcl.Range
+	// PaperbellSecret authenticates events a Zap posts
+	// (paperbell_secret); zero turns the Paperbell route off.
+	PaperbellSecret      secret.String
+	PaperbellSecretRange hcl.Range
+	// MaxBody is the largest body read, in bytes; [DefaultMaxBody] when
+	// unset.
+	MaxBody      int64
+	MaxBodyRange hcl.Range
+	// PathPrefix is where the webhook routes live, without a trailing
+	// slash; [DefaultPathPrefix] when unset.
+	PathPrefix      string
+	PathPrefixRange hcl.Range
 }

@@ -3,6 +3,7 @@ package schedule_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -40,7 +41,7 @@ func (h *hookLog) HintDone(hint schedule.Hint, refs []int64, _ schedule.Result, 
 	defer h.mu.Unlock()
 	s := hint.ID
 	for _, r := range refs {
-		s += " #" + itoa(r)
+		s += " #" + strconv.FormatInt(r, 10)
 	}
 	switch {
 	case err == nil:
@@ -57,13 +58,6 @@ func (h *hookLog) hintLog() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.hints...)
-}
-
-func itoa(n int64) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
 }
 
 // env is one scheduler under test, running inside a synctest bubble.
