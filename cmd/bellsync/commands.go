@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -290,6 +291,13 @@ func printRun(io stdio, r state.Run) {
 	}
 }
 
+// dumper is a state backend that can print itself. The parameter must be
+// io.Writer exactly: a look-alike interface literal is a different type,
+// and the assertion below would never match.
+type dumper interface {
+	Dump(ctx context.Context, w io.Writer) error
+}
+
 func cmdState(ctx context.Context, args []string, io stdio) int {
 	if len(args) == 0 || args[0] != "dump" {
 		return errorf(io, "usage: bellsync state dump [-config FILE]")
@@ -305,9 +313,7 @@ func cmdState(ctx context.Context, args []string, io stdio) int {
 		return exitError
 	}
 	defer ws.Close()
-	d, ok := ws.Store.(interface {
-		Dump(ctx context.Context, w interface{ Write([]byte) (int, error) }) error
-	})
+	d, ok := ws.Store.(dumper)
 	if !ok {
 		return errorf(io, "this state backend cannot be dumped")
 	}
