@@ -86,6 +86,34 @@ CREATE TABLE locks (
 	lease_at    INTEGER NOT NULL
 );
 `,
+	// 2: webhook deliveries for `bellsync run`: ids seen (replay
+	// protection that survives a restart) and events taken but not yet
+	// reconciled (replayed at the next start).
+	`
+CREATE TABLE webhook_seen (
+	id      TEXT    PRIMARY KEY,
+	seen_at INTEGER NOT NULL
+);
+CREATE INDEX webhook_seen_at ON webhook_seen (seen_at);
+
+CREATE TABLE webhook_events (
+	seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+	source      TEXT    NOT NULL,
+	webhook_id  TEXT    NOT NULL,
+	type        TEXT    NOT NULL,
+	provider    TEXT    NOT NULL,
+	kind        TEXT    NOT NULL,
+	record_id   TEXT    NOT NULL,
+	parent_id   TEXT    NOT NULL,
+	deleted     INTEGER NOT NULL,
+	fields      BLOB,
+	received_at INTEGER NOT NULL,
+	status      TEXT    NOT NULL,
+	error       TEXT    NOT NULL,
+	settled_at  INTEGER NOT NULL
+);
+CREATE INDEX webhook_events_pending ON webhook_events (seq) WHERE status = 'pending';
+`,
 }
 
 // migrate brings db up to len(list). All of it runs in one immediate
