@@ -62,7 +62,8 @@ func (p *Provider) Check(ctx context.Context) []providers.CheckResult {
 func (p *Provider) tokenDetail() string {
 	src, ok := p.tokens.(*oauth.Source)
 	if !ok || p.oauth == nil {
-		return "Private Integration Token"
+		// A Private Integration Token carries nothing to report.
+		return ""
 	}
 	t, _ := src.Current()
 	d := "OAuth " + p.oauth.Config.UserType + " token"

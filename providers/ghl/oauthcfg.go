@@ -95,7 +95,7 @@ func decodeOAuth(block *hcl.Block, locationID string, env providers.Env) (*OAuth
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid redirect_uri",
-					Detail:   sentence(strings.TrimPrefix(err.Error(), "oauth: ")),
+					Detail:   "The " + strings.TrimPrefix(err.Error(), "oauth: ") + ".",
 					Subject:  attr.Expr.Range().Ptr(),
 				})
 			}
@@ -190,7 +190,7 @@ func decodeOAuth(block *hcl.Block, locationID string, env providers.Env) (*OAuth
 		return nil, nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid GHL OAuth settings",
-			Detail:   sentence(err.Error()),
+			Detail:   "The OAuth settings are not usable: " + err.Error() + ".",
 			Subject:  block.DefRange.Ptr(),
 		})
 	}
@@ -224,18 +224,6 @@ func scopesAttr(attr *hcl.Attribute, evalCtx *hcl.EvalContext) ([]string, hcl.Di
 		}
 	}
 	return out, diags
-}
-
-// sentence turns an error text into a diagnostic Detail.
-func sentence(s string) string {
-	if s == "" {
-		return s
-	}
-	s = strings.ToUpper(s[:1]) + s[1:]
-	if !strings.HasSuffix(s, ".") {
-		s += "."
-	}
-	return s
 }
 
 // errNoStore is what a provider built without a state store answers when
