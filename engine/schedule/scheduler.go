@@ -54,25 +54,26 @@ func HalfJitter(d time.Duration) time.Duration {
 // worker goroutines, never with its lock held, and must not block for
 // long. Embed [NopHooks] to implement only some.
 type Hooks interface {
-	// PassDone reports a finished pass.
-	PassDone(kind PassKind, res Result, err error)
+	// PassDone reports a finished pass. ctx is the one the pass ran
+	// under; it is cancelled when Stop's deadline passed.
+	PassDone(ctx context.Context, kind PassKind, res Result, err error)
 	// HintDone reports one reconcile of a hint. refs are the values given
 	// to Enqueue for every hint that was coalesced into this one. final
 	// is true when the scheduler is done with them: err is nil, or it
 	// gave up (terminal error, attempts exhausted). final is false when
 	// the hint will be retried, or was cut short by Stop and is left for
 	// the next start.
-	HintDone(h Hint, refs []int64, res Result, err error, final bool)
+	HintDone(ctx context.Context, h Hint, refs []int64, res Result, err error, final bool)
 }
 
 // NopHooks does nothing; embed it to implement part of [Hooks].
 type NopHooks struct{}
 
 // PassDone implements [Hooks].
-func (NopHooks) PassDone(PassKind, Result, error) {}
+func (NopHooks) PassDone(context.Context, PassKind, Result, error) {}
 
 // HintDone implements [Hooks].
-func (NopHooks) HintDone(Hint, []int64, Result, error, bool) {}
+func (NopHooks) HintDone(context.Context, Hint, []int64, Result, error, bool) {}
 
 // Options configure [New]. Only Reconciler is required.
 type Options struct {
@@ -514,7 +515,7 @@ func (s *Scheduler) pass(ctx context.Context, kind PassKind) {
 	default:
 		s.log.Warn("pass failed", "kind", kind, "run", res.RunID, "duration", elapsed, "err", err)
 	}
-	s.opts.Hooks.PassDone(kind, res, err)
+	s.opts.Hooks.PassDone(ctx, kind, res, err)
 	s.mu.Lock()
 	s.passing = false
 	s.mu.Unlock()
@@ -593,7 +594,7 @@ func (s *Scheduler) hints(ctx context.Context) {
 		default:
 			log.Warn("hint failed, giving up until the next full pass", "attempts", attempts, "err", err)
 		}
-		s.opts.Hooks.HintDone(h, refs, res, err, final)
+		s.opts.Hooks.HintDone(ctx, h, refs, res, err, final)
 	}
 }
 

@@ -26,7 +26,7 @@ type hookLog struct {
 	hints  []string
 }
 
-func (h *hookLog) PassDone(kind schedule.PassKind, _ schedule.Result, err error) {
+func (h *hookLog) PassDone(_ context.Context, kind schedule.PassKind, _ schedule.Result, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := string(kind)
@@ -36,7 +36,7 @@ func (h *hookLog) PassDone(kind schedule.PassKind, _ schedule.Result, err error)
 	h.passes = append(h.passes, s)
 }
 
-func (h *hookLog) HintDone(hint schedule.Hint, refs []int64, _ schedule.Result, err error, final bool) {
+func (h *hookLog) HintDone(_ context.Context, hint schedule.Hint, refs []int64, _ schedule.Result, err error, final bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := hint.ID
