@@ -40,7 +40,7 @@ func (r tokenResponse) token(issued time.Time, prev Token) Token {
 	if r.RefreshToken != "" {
 		t.RefreshToken = secret.New(r.RefreshToken)
 	}
-	t.Expiry = time.Time{}
+	t.Expiry, t.Issued = time.Time{}, issued
 	if r.ExpiresIn > 0 {
 		t.Expiry = issued.Add(time.Duration(r.ExpiresIn * float64(time.Second)))
 	}

@@ -219,7 +219,7 @@ func (s *Source) needsNew(t Token, stale secret.String) bool {
 	if !stale.IsZero() && stale.Reveal() == t.AccessToken.Reveal() {
 		return true
 	}
-	return !t.Valid(s.cfg.now(), s.cfg.skew())
+	return !t.Valid(s.cfg.now(), t.skewFor(s.cfg.skew()))
 }
 
 // run is one flight. It works on a copy of the state and stores it back,

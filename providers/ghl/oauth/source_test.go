@@ -57,6 +57,41 @@ func TestSourceProactiveRefresh(t *testing.T) {
 	}
 }
 
+// TestSourceShortLifetime uses tokens that live less than the refresh
+// skew: the margin shrinks to half the lifetime instead of refreshing on
+// every call.
+func TestSourceShortLifetime(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 2*time.Minute)
+	e.connect(t)
+	s := e.source(t)
+	steps := []struct {
+		advance     time.Duration
+		wantRefresh int
+	}{
+		{0, 0},
+		{0, 0},
+		{50 * time.Second, 0}, // 70s left, more than half the lifetime
+		{20 * time.Second, 1}, // 50s left: refreshed
+		{0, 1},
+		{59 * time.Second, 1},
+		{2 * time.Second, 2},
+	}
+	for i, st := range steps {
+		e.clock.Advance(st.advance)
+		tok, err := s.Token(ctx)
+		if err != nil {
+			t.Fatalf("step %d: Token: %v", i, err)
+		}
+		if got := e.emu.Stats().RefreshToken; got != st.wantRefresh {
+			t.Errorf("step %d: %d refreshes, want %d", i, got, st.wantRefresh)
+		}
+		if _, _, err := e.emu.Validate(tok.Reveal()); err != nil {
+			t.Errorf("step %d: emulator rejects the token: %v", i, err)
+		}
+	}
+}
+
 func TestSourceLongRun(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, 10*time.Minute)

@@ -16,6 +16,9 @@ type Token struct {
 	RefreshToken secret.String
 	// Expiry is when AccessToken stops working; zero means unknown.
 	Expiry time.Time
+	// Issued is when the token was requested; zero means unknown (tokens
+	// stored before it was recorded). With Expiry it gives the lifetime.
+	Issued time.Time
 	// Scopes are the scopes GHL granted, which may be fewer than asked.
 	Scopes     []string
 	LocationID string
@@ -30,6 +33,7 @@ type storedToken struct {
 	AccessToken  string    `json:"access_token"`
 	RefreshToken string    `json:"refresh_token,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
+	Issued       time.Time `json:"issued,omitzero"`
 	Scopes       []string  `json:"scopes,omitempty"`
 	LocationID   string    `json:"location_id,omitempty"`
 	CompanyID    string    `json:"company_id,omitempty"`
@@ -46,6 +50,7 @@ func (t Token) Marshal() ([]byte, error) {
 		AccessToken:  t.AccessToken.Reveal(),
 		RefreshToken: t.RefreshToken.Reveal(),
 		Expiry:       t.Expiry.UTC(),
+		Issued:       t.Issued.UTC(),
 		Scopes:       t.Scopes,
 		LocationID:   t.LocationID,
 		CompanyID:    t.CompanyID,
@@ -70,6 +75,7 @@ func Unmarshal(data []byte) (Token, error) {
 		AccessToken:  secret.New(s.AccessToken),
 		RefreshToken: secret.New(s.RefreshToken),
 		Expiry:       s.Expiry,
+		Issued:       s.Issued,
 		Scopes:       s.Scopes,
 		LocationID:   s.LocationID,
 		CompanyID:    s.CompanyID,
@@ -84,6 +90,20 @@ func (t Token) Valid(now time.Time, skew time.Duration) bool {
 		return false
 	}
 	return t.Expiry.IsZero() || now.Add(skew).Before(t.Expiry)
+}
+
+// skewFor is the refresh margin for t: skew, but at most half the token's
+// lifetime. A token that lives less than the margin (an emulator with
+// -ghl-access-ttl 1m) would otherwise look expired on arrival and be
+// refreshed before every request.
+func (t Token) skewFor(skew time.Duration) time.Duration {
+	if t.Issued.IsZero() || t.Expiry.IsZero() {
+		return skew
+	}
+	if half := t.Expiry.Sub(t.Issued) / 2; half > 0 && half < skew {
+		return half
+	}
+	return skew
 }
 
 // Missing returns the scopes of wanted that granted lacks, in wanted's
