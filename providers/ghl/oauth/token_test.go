@@ -26,7 +26,7 @@ func TestTokenMarshalRoundTrip(t *testing.T) {
 		{"location", oauth.Token{
 			AccessToken: secret.New("at"), RefreshToken: secret.New("rt"),
 			Expiry: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), Issued: time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC),
-			Scopes: []string{"contacts.readonly"},
+			Scopes:     []string{"contacts.readonly"},
 			LocationID: "loc", CompanyID: "comp", UserType: oauth.UserLocation,
 		}},
 		{"minted, no refresh token or expiry", oauth.Token{AccessToken: secret.New("at"), LocationID: "loc"}},
