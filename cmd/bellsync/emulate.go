@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/bellsync/bellsync/providers/ghl"
 	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
+	"github.com/bellsync/bellsync/providers/ghl/emulator/oauthemu"
 	"github.com/bellsync/bellsync/providers/httpx"
 	pbemu "github.com/bellsync/bellsync/providers/paperbell/emulator"
 )
@@ -25,6 +28,10 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 	ghlRate := fs.Int("ghl-rate-limit", 100, "GHL requests allowed per 10 s (the real API's limit is 100)")
 	pbRate := fs.Int("paperbell-rate-limit", 0, "Paperbell requests allowed per minute (0: the emulator default; negative: no limit)")
 	searchLag := fs.Duration("ghl-search-lag", 0, "how long GHL search lags writes, as the real index does")
+	oauthID := fs.String("ghl-oauth-client-id", defaultOAuthClientID, "the OAuth client_id of the emulated Marketplace app")
+	oauthSecret := fs.String("ghl-oauth-client-secret", defaultOAuthClientSecret, "the OAuth client_secret of the emulated app")
+	oauthScopes := fs.String("ghl-oauth-scopes", strings.Join(ghl.DefaultScopes, " "), "space-separated scopes every OAuth grant gets")
+	accessTTL := fs.Duration("ghl-access-ttl", 86399*time.Second, "lifetime of OAuth access tokens (GHL's is about a day)")
 	if err := fs.Parse(args); err != nil {
 		return exitError
 	}
@@ -42,7 +49,14 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 			return errorf(io, "address %q is not a loopback address; the emulators only listen on loopback", a)
 		}
 	}
-	g := ghlemu.New(ghlemu.Options{Token: *ghlToken, LocationID: *location, RateLimit: *ghlRate, SearchLag: *searchLag})
+	if *accessTTL < time.Second {
+		return errorf(io, "-ghl-access-ttl must be at least 1s, got %s", *accessTTL)
+	}
+	o := oauthemu.New(oauthemu.Options{ClientID: *oauthID, ClientSecret: *oauthSecret, LocationID: *location,
+		CompanyID: defaultOAuthCompanyID, Scopes: strings.Fields(*oauthScopes), AccessTTL: *accessTTL})
+	g := ghlemu.New(ghlemu.Options{LocationID: *location, RateLimit: *ghlRate, SearchLag: *searchLag,
+		Authenticate: staticOrOAuth(*ghlToken, *location, ghlemu.OAuthAuthenticate(o))})
+	g.MountOAuth(o)
 	if err := g.LoadDir(filepath.Join(*seed, "ghl")); err != nil {
 		return errorf(io, "load GHL seed: %v", err)
 	}
@@ -69,6 +83,10 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 	fmt.Fprintln(io.out, "Credentials accepted, ready to paste into a shell:")
 	fmt.Fprintf(io.out, "  export GHL_BASE_URL=http://%s GHL_LOCATION_ID=%s GHL_TOKEN=%s\n", gl.Addr(), *location, *ghlToken)
 	fmt.Fprintf(io.out, "  export PAPERBELL_BASE_URL=http://%s PAPERBELL_API_KEY=%s\n", pl.Addr(), *pbKey)
+	fmt.Fprintln(io.out, "OAuth app (for an oauth block; access tokens last "+accessTTL.String()+"):")
+	fmt.Fprintf(io.out, "  export GHL_CLIENT_ID=%s GHL_CLIENT_SECRET=%s\n", *oauthID, *oauthSecret)
+	fmt.Fprintf(io.out, "  export GHL_AUTH_URL=http://%s/v2/oauth/chooselocation GHL_TOKEN_URL=http://%s/oauth/token\n", gl.Addr(), gl.Addr())
+	fmt.Fprintf(io.out, "  (scopes granted: %s; company %s)\n", *oauthScopes, defaultOAuthCompanyID)
 	fmt.Fprintln(io.out, "Serving until interrupted (Ctrl-C).")
 
 	var serveErr error
@@ -85,4 +103,23 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 		return errorf(io, "emulator: %v", serveErr)
 	}
 	return exitOK
+}
+
+// Credentials of the emulated Marketplace app. They are published test
+// values, printed at start-up like the emulator's other credentials.
+const (
+	defaultOAuthClientID     = "bellsync-emulator-client"
+	defaultOAuthClientSecret = "bellsync-emulator-secret"
+	defaultOAuthCompanyID    = "COMPbellsyncEmulator01"
+)
+
+// staticOrOAuth accepts the emulator's Private Integration Token as well
+// as OAuth access tokens, so one emulator serves both kinds of config.
+func staticOrOAuth(pit, location string, oauthAuth func(*http.Request) (string, []string, error)) func(*http.Request) (string, []string, error) {
+	return func(r *http.Request) (string, []string, error) {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok == pit {
+			return location, nil, nil
+		}
+		return oauthAuth(r)
+	}
 }

@@ -58,6 +58,8 @@ func commands() []command {
 		{"plan", "Show what apply would change, and why", cmdPlan},
 		{"apply", "Make the changes of a plan", cmdApply},
 		{"emulate", "Serve offline GHL and Paperbell APIs seeded from a folder", cmdEmulate},
+		{"auth", "Connect a GHL Marketplace app (auth ghl) or test every connection (auth status)", cmdAuth},
+		{"check", "Test every provider's credentials, scopes and a sample record (= auth status)", cmdCheck},
 		{"runs", "List recent applies with their counts and errors", cmdRuns},
 		{"state", "Inspect the state database (state dump)", cmdState},
 		{"version", "Print the version", cmdVersion},
