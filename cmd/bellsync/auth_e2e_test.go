@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/bellsync/bellsync/providers/ghl"
 	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
 	"github.com/bellsync/bellsync/providers/ghl/emulator/oauthemu"
@@ -87,6 +89,8 @@ type oauthOptions struct {
 	tokenFile string
 	// secret overrides the client_secret the config sends.
 	secret string
+	// company connects an agency that mints location tokens.
+	company bool
 }
 
 func newOAuthHarness(t *testing.T, opts oauthOptions) *oauthHarness {
@@ -130,6 +134,9 @@ func newOAuthHarness(t *testing.T, opts oauthOptions) *oauthHarness {
 `
 	if opts.tokenFile != "" {
 		block += "    token_file    = \"" + opts.tokenFile + "\"\n"
+	}
+	if opts.company {
+		block += "    user_type     = \"Company\"\n    company_id    = \"COMP1\"\n"
 	}
 	block += "  }\n"
 	cfg := strings.Replace(string(good), "  token       = env(\"GHL_TOKEN\")\n", block, 1)
@@ -472,6 +479,29 @@ func TestOAuthRevokedGrant(t *testing.T) {
 
 	h.auth(nil, 0)
 	h.run(nil, 0, "plan", "-config", h.config)
+}
+
+// TestOAuthAgency connects an agency: its token mints location tokens,
+// re-minted when they expire, and the sync runs on them.
+func TestOAuthAgency(t *testing.T) {
+	h := newOAuthHarness(t, oauthOptions{company: true})
+	out, _, _ := h.auth(nil, 0)
+	if !strings.Contains(out, "Connected GoHighLevel company COMP1, minting tokens for location "+ghlemu.DefaultLocationID) {
+		t.Errorf("auth ghl output: %q", out)
+	}
+	h.run(nil, 0, "auth", "status", "-config", h.config)
+	// Both tokens expire, which bellsync learns only from the API: the
+	// location token's 401 leads to a mint, whose 401 for the agency
+	// token leads to one agency refresh and a second mint.
+	h.clock.Advance(oauthTTL)
+	before := h.o.Stats()
+	h.run(nil, 0, "plan", "-config", h.config)
+	after := h.o.Stats()
+	got := []int{after.LocationToken - before.LocationToken, after.RefreshToken - before.RefreshToken,
+		after.Rejected - before.Rejected}
+	if d := cmp.Diff([]int{2, 1, 1}, got); d != "" {
+		t.Errorf("[mints, agency refreshes, rejected] after expiry (-want +got):\n%s", d)
+	}
 }
 
 // TestOAuthBadInput tries what a new user gets wrong.
