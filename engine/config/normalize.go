@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
@@ -113,6 +114,52 @@ var nanpNational = regexp.MustCompile(`^[2-9][0-9]{9}$`)
 // area codes appear faster than the metadata is updated and a CRM is a
 // poor place to reject a number people have been dialling.
 func E164(raw, region string) (phone string, ok bool, err error) {
+	key := region + "\x00" + raw
+	if r, hit := e164Cache.get(key); hit {
+		return r.phone, r.ok, r.err
+	}
+	phone, ok, err = e164(raw, region)
+	e164Cache.put(key, e164Result{phone, ok, err})
+	return phone, ok, err
+}
+
+type e164Result struct {
+	phone string
+	ok    bool
+	err   error
+}
+
+// e164Cache remembers recent results: parsing is the costliest step of a
+// plan (tens of microseconds a number), and every phone is parsed at least
+// twice, once as a match key and once as a mapped field.
+var e164Cache = &boundedCache[e164Result]{max: 200_000}
+
+// boundedCache is a map that forgets everything when it grows past max;
+// crude, but plans touch each value a few times in a burst.
+type boundedCache[V any] struct {
+	max int
+	// mu guards m.
+	mu sync.Mutex
+	m  map[string]V
+}
+
+func (c *boundedCache[V]) get(k string) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *boundedCache[V]) put(k string, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= c.max {
+		c.m = make(map[string]V)
+	}
+	c.m[k] = v
+}
+
+func e164(raw, region string) (phone string, ok bool, err error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return "", false, nil

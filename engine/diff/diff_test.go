@@ -304,4 +304,3 @@ func TestCanon(t *testing.T) {
 		})
 	}
 }
-

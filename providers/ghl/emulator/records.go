@@ -199,6 +199,7 @@ func (s *Server) LoadContacts(r io.Reader) error {
 		}
 		s.contacts[str(rec["id"])] = &contactEntry{revs: []revision{{doc: Contact(rec)}}}
 	}
+	s.generation++
 	return nil
 }
 
@@ -464,6 +465,7 @@ func (s *Server) currentLocked(id string) Contact {
 
 // writeLocked records a new revision of a contact. s.mu must be held.
 func (s *Server) writeLocked(id string, c Contact, now time.Time) {
+	s.generation++
 	e := s.contacts[id]
 	if e == nil {
 		e = &contactEntry{}

@@ -462,35 +462,42 @@ func (s *Server) searchContacts(c *call) reply {
 	if str(body["locationId"]) != c.location {
 		return forbiddenLocation()
 	}
-	hits := s.indexSnapshot(c.location, s.now())
-	matched := hits[:0]
-	for _, ct := range hits {
-		if sr.filter(ct) && matchQuery(ct, sr.query) {
-			matched = append(matched, ct)
-		}
-	}
-	tuples := make(map[string][]any, len(matched))
-	for _, ct := range matched {
-		tuples[ct.ID()] = sortTuple(ct, sr.keys)
-	}
-	sort.Slice(matched, func(i, j int) bool {
-		return cmpTuple(tuples[matched[i].ID()], tuples[matched[j].ID()], sr.keys) < 0
-	})
-	start := (sr.page - 1) * sr.pageLimit
+	rows := s.sortedRows(c.location, sr.keys)
+	// Rows are in sort order, so the cursor is a binary search and a page
+	// is the next pageLimit rows that pass the filters. Counting the total
+	// still visits every row, as the real index reports it on every page.
+	from := 0
 	if sr.after != nil {
-		start = sort.Search(len(matched), func(i int) bool {
-			return cmpTuple(tuples[matched[i].ID()], sr.after, sr.keys) > 0
-		})
+		from = sort.Search(len(rows), func(i int) bool { return cmpTuple(rows[i].tuple, sr.after, sr.keys) > 0 })
 	}
-	start = min(start, len(matched))
-	end := min(start+sr.pageLimit, len(matched))
-	out := make([]any, 0, end-start)
-	for _, ct := range matched[start:end] {
-		m := cloneMap(ct)
-		m["searchAfter"] = tuples[ct.ID()]
+	skip := 0
+	if sr.after == nil {
+		skip = (sr.page - 1) * sr.pageLimit
+	}
+	total := 0
+	var page []sortRow
+	for i, r := range rows {
+		if !sr.filter(r.ct) || !matchQuery(r.ct, sr.query) {
+			continue
+		}
+		total++
+		if i < from || len(page) >= sr.pageLimit {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		page = append(page, r)
+	}
+	start := 0
+	out := make([]any, 0, len(page)-start)
+	for _, r := range page[start:] {
+		m := cloneMap(r.ct)
+		m["searchAfter"] = r.tuple
 		out = append(out, m)
 	}
-	return reply{http.StatusOK, map[string]any{"contacts": out, "total": len(matched)}}
+	return reply{http.StatusOK, map[string]any{"contacts": out, "total": total}}
 }
 
 // indexSnapshot returns the contacts of loc as the lagging search index
@@ -510,4 +517,48 @@ func (s *Server) indexSnapshot(loc string, now time.Time) []Contact {
 		}
 	}
 	return out
+}
+
+// sortedIndex is the search index sorted for one sort order, valid while
+// the contacts' generation is unchanged.
+type sortedIndex struct {
+	loc        string
+	keys       string
+	generation int
+	rows       []sortRow
+}
+
+// sortedRows returns the contacts of loc in the order of keys. Without a
+// search lag the sorted index is reused until the next write; with one,
+// what search sees depends on the time, so it is built afresh.
+func (s *Server) sortedRows(loc string, keys []sortKey) []sortRow {
+	s.mu.Lock()
+	gen := s.generation
+	s.mu.Unlock()
+	sig := fmt.Sprint(keys)
+	if s.opts.SearchLag == 0 {
+		s.cacheMu.Lock()
+		c := s.sorted
+		s.cacheMu.Unlock()
+		if c.rows != nil && c.loc == loc && c.keys == sig && c.generation == gen {
+			return c.rows
+		}
+	}
+	hits := s.indexSnapshot(loc, s.now())
+	rows := make([]sortRow, len(hits))
+	for i, ct := range hits {
+		rows[i] = sortRow{ct, sortTuple(ct, keys)}
+	}
+	sort.Slice(rows, func(i, j int) bool { return cmpTuple(rows[i].tuple, rows[j].tuple, keys) < 0 })
+	if s.opts.SearchLag == 0 {
+		s.cacheMu.Lock()
+		s.sorted = sortedIndex{loc: loc, keys: sig, generation: gen, rows: rows}
+		s.cacheMu.Unlock()
+	}
+	return rows
+}
+
+type sortRow struct {
+	ct    Contact
+	tuple []any
 }

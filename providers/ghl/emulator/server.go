@@ -140,11 +140,18 @@ type Server struct {
 	daily   map[string]dayCount
 	stats   Stats
 
-	// mu guards contacts, tasks and notes.
+	// mu guards contacts, tasks, notes and generation.
 	mu       sync.Mutex
 	contacts map[string]*contactEntry
-	tasks    map[string][]Task
-	notes    map[string][]Note
+	// generation counts contact writes, so search can reuse its sorted
+	// index while nothing changed.
+	generation int
+
+	// cacheMu guards sorted.
+	cacheMu sync.Mutex
+	sorted  sortedIndex
+	tasks   map[string][]Task
+	notes   map[string][]Note
 
 	// hookMu serialises webhook deliveries so they arrive in write order.
 	hookMu sync.Mutex
