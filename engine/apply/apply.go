@@ -311,7 +311,7 @@ func update(ctx context.Context, ch plan.Change, target providers.Resource, id s
 	for _, f := range ch.Fields {
 		changes = append(changes, providers.Change{Field: f.Field, Old: f.Old, New: f.New})
 	}
-	rec := providers.Record{ID: id, ParentID: ch.Target.ParentID}
+	var rec providers.Record
 	if len(changes) > 0 {
 		intent, _ := json.Marshal(map[string]string{"source": ch.Source.ID, "target": id})
 		opID, err := opts.Store.BeginOp(ctx, state.Op{RunID: opts.RunID, Sync: ch.Sync, Action: ch.Action.String(),

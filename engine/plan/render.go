@@ -321,7 +321,7 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	out := jsonPlan{
 		FormatVersion: "1", ConfigFile: p.ConfigFile, ConfigHash: p.ConfigHash, Complete: p.Complete,
 		Changes: []jsonChange{}, Warnings: p.Warnings,
-		Summary: jsonSummary{c.Create, c.Update, c.Link, c.Delete, c.Suspend, c.Unchanged, c.Errors, c.Orphans},
+		Summary: jsonSummary(c),
 	}
 	for _, ch := range p.Changes {
 		jc := jsonChange{Sync: ch.Sync, Action: ch.Action.String(), Side: ch.Side, Source: ch.Source, Target: ch.Target,
