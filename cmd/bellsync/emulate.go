@@ -28,6 +28,8 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 	ghlRate := fs.Int("ghl-rate-limit", 100, "GHL requests allowed per 10 s (the real API's limit is 100)")
 	pbRate := fs.Int("paperbell-rate-limit", 0, "Paperbell requests allowed per minute (0: the emulator default; negative: no limit)")
 	searchLag := fs.Duration("ghl-search-lag", 0, "how long GHL search lags writes, as the real index does")
+	var hooks emuWebhookFlags
+	hooks.register(fs)
 	oauthID := fs.String("ghl-oauth-client-id", defaultOAuthClientID, "the OAuth client_id of the emulated Marketplace app")
 	oauthSecret := fs.String("ghl-oauth-client-secret", defaultOAuthClientSecret, "the OAuth client_secret of the emulated app")
 	oauthScopes := fs.String("ghl-oauth-scopes", strings.Join(ghl.DefaultScopes, " "), "space-separated scopes every OAuth grant gets")
@@ -54,8 +56,13 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 	}
 	o := oauthemu.New(oauthemu.Options{ClientID: *oauthID, ClientSecret: *oauthSecret, LocationID: *location,
 		CompanyID: defaultOAuthCompanyID, Scopes: strings.Fields(*oauthScopes), AccessTTL: *accessTTL})
-	g := ghlemu.New(ghlemu.Options{LocationID: *location, RateLimit: *ghlRate, SearchLag: *searchLag,
-		Authenticate: staticOrOAuth(*ghlToken, *location, ghlemu.OAuthAuthenticate(o))})
+	gopts := ghlemu.Options{LocationID: *location, RateLimit: *ghlRate, SearchLag: *searchLag,
+		Authenticate: staticOrOAuth(*ghlToken, *location, ghlemu.OAuthAuthenticate(o))}
+	hookInfo, err := hooks.apply(&gopts)
+	if err != nil {
+		return errorf(io, "%v", err)
+	}
+	g := ghlemu.New(gopts)
 	g.MountOAuth(o)
 	if err := g.LoadDir(filepath.Join(*seed, "ghl")); err != nil {
 		return errorf(io, "load GHL seed: %v", err)
@@ -87,6 +94,9 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 	fmt.Fprintf(io.out, "  export GHL_CLIENT_ID=%s GHL_CLIENT_SECRET=%s\n", *oauthID, *oauthSecret)
 	fmt.Fprintf(io.out, "  export GHL_AUTH_URL=http://%s/v2/oauth/chooselocation GHL_TOKEN_URL=http://%s/oauth/token\n", gl.Addr(), gl.Addr())
 	fmt.Fprintf(io.out, "  (scopes granted: %s; company %s)\n", *oauthScopes, defaultOAuthCompanyID)
+	for _, l := range hookInfo {
+		fmt.Fprintln(io.out, l)
+	}
 	fmt.Fprintln(io.out, "Serving until interrupted (Ctrl-C).")
 
 	var serveErr error

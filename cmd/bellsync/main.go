@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,6 +56,7 @@ func commands() []command {
 		{"fmt", "Rewrite sync.hcl files in the canonical format", cmdFmt},
 		{"plan", "Show what apply would change, and why", cmdPlan},
 		{"apply", "Make the changes of a plan", cmdApply},
+		{"run", "Reconcile continuously: on a cron schedule and on webhooks", cmdRun},
 		{"emulate", "Serve offline GHL and Paperbell APIs seeded from a folder", cmdEmulate},
 		{"auth", "Connect a GHL Marketplace app (auth ghl) or test every connection (auth status)", cmdAuth},
 		{"check", "Test every provider's credentials, scopes and a sample record (= auth status)", cmdCheck},
@@ -109,4 +109,3 @@ func errorf(io stdio, format string, args ...any) int {
 	return exitError
 }
 
-var errUsage = errors.New("usage")
