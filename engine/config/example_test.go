@@ -63,8 +63,8 @@ func ExampleParse_diagnostics() {
 sync "contacts" {
   source    = ghl.contacts
   target    = paperbell.contacts
-  direction = "two_way"
-  on_delete = "suspend"
+  direction = "both"
+  on_delete = "archive"
 }
 `)
 	_, diags := config.Parse("sync.hcl", src)
@@ -73,6 +73,6 @@ sync "contacts" {
 	}
 	// Output:
 	// sync.hcl:5,15-33: Undeclared provider
-	// sync.hcl:6,15-24: Missing conflict rule
-	// sync.hcl:7,15-24: Delete policy not yet supported
+	// sync.hcl:6,15-21: Invalid direction
+	// sync.hcl:7,15-24: Invalid delete policy
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // Directions and conflict rules a sync may declare.
@@ -22,7 +23,7 @@ var (
 // today. The others parse but are rejected, so a config written for a later
 // release fails loudly instead of silently retaining; enabling a policy is
 // a matter of adding it here once the engine implements it.
-var SupportedDeletePolicies = []string{"retain"}
+var SupportedDeletePolicies = []string{"retain", "suspend", "delete"}
 
 var syncSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
@@ -34,14 +35,27 @@ var syncSchema = &hcl.BodySchema{
 		{Name: "ignore_changes"},
 		{Name: "on_delete"},
 		{Name: "max_deletes"},
+		{Name: "allow_cascading_delete"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "match"},
 		{Type: "map"},
 		{Type: "reverse_map"},
 		{Type: "on_create"},
+		{Type: "suspend"},
+		{Type: "ownership"},
 	},
 }
+
+var suspendSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "archive"},
+		{Name: "tags_add"},
+	},
+}
+
+// Owners are the values an ownership entry may take.
+var Owners = []string{"source", "target"}
 
 var matchSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{{Type: "key", LabelNames: []string{"name"}}},
@@ -106,6 +120,18 @@ func decodeSync(block *hcl.Block, evalCtx *hcl.EvalContext) (*Sync, hcl.Diagnost
 			s.OnDelete = v
 		}
 	}
+	if attr, ok := content.Attributes["allow_cascading_delete"]; ok {
+		v, vDiags := staticValue(attr, evalCtx)
+		diags = append(diags, vDiags...)
+		if !vDiags.HasErrors() {
+			if v.Type() != cty.Bool || v.IsNull() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid allow_cascading_delete",
+					Detail: "allow_cascading_delete must be true or false.", Subject: attr.Expr.Range().Ptr()})
+			} else {
+				s.AllowCascadingDelete = v.True()
+			}
+		}
+	}
 	if attr, ok := content.Attributes["max_deletes"]; ok {
 		s.MaxDeletesRange = attr.Expr.Range()
 		v, vDiags := decodeMaxDeletes(attr, evalCtx)
@@ -146,6 +172,10 @@ func decodeSync(block *hcl.Block, evalCtx *hcl.EvalContext) (*Sync, hcl.Diagnost
 			rules, rDiags := decodeOnCreate(b)
 			diags = append(diags, rDiags...)
 			s.OnCreate = rules
+		case "suspend":
+			diags = append(diags, decodeSuspend(s, b, evalCtx)...)
+		case "ownership":
+			diags = append(diags, decodeOwnership(s, b, evalCtx)...)
 		}
 	}
 	return s, diags
@@ -178,14 +208,6 @@ func decodeDirection(s *Sync, attrs hcl.Attributes, evalCtx *hcl.EvalContext) hc
 		return diags
 	}
 	switch {
-	case s.Direction == "two_way" && !hasConflict:
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing conflict rule",
-			Detail: "A two-way sync must say which side wins when both changed the same field since the last run. " +
-				"Add conflict = \"source_wins\", \"target_wins\" or \"newest_wins\".",
-			Subject: s.DirectionRange.Ptr(),
-		})
 	case s.Direction == "one_way" && hasConflict:
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -458,4 +480,45 @@ func (c *Config) Provider(typ string) *Provider {
 		}
 	}
 	return nil
+}
+
+// decodeSuspend reads how a suspend (soft delete) is carried out.
+func decodeSuspend(s *Sync, b *hcl.Block, evalCtx *hcl.EvalContext) hcl.Diagnostics {
+	content, diags := b.Body.Content(suspendSchema)
+	s.Suspend = &Suspend{Archive: true, DeclRange: b.DefRange}
+	if attr, ok := content.Attributes["archive"]; ok {
+		v, vDiags := staticValue(attr, evalCtx)
+		diags = append(diags, vDiags...)
+		if !vDiags.HasErrors() {
+			if v.Type() != cty.Bool || v.IsNull() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid archive",
+					Detail: "archive must be true or false.", Subject: attr.Expr.Range().Ptr()})
+			} else {
+				s.Suspend.Archive = v.True()
+			}
+		}
+	}
+	if attr, ok := content.Attributes["tags_add"]; ok {
+		tags, tDiags := staticStringList(attr, evalCtx)
+		diags = append(diags, tDiags...)
+		s.Suspend.TagsAdd = tags
+	}
+	return diags
+}
+
+// decodeOwnership reads `ownership { FIELD = "source" | "target" }`, keyed
+// by the target field names of the map block.
+func decodeOwnership(s *Sync, b *hcl.Block, evalCtx *hcl.EvalContext) hcl.Diagnostics {
+	attrs, diags := b.Body.JustAttributes()
+	s.Ownership = map[string]string{}
+	s.OwnershipRanges = map[string]hcl.Range{}
+	for name, attr := range attrs {
+		v, vDiags := staticEnum(attr, evalCtx, "owner", Owners)
+		diags = append(diags, vDiags...)
+		if !vDiags.HasErrors() {
+			s.Ownership[name] = v
+			s.OwnershipRanges[name] = attr.Range
+		}
+	}
+	return diags
 }

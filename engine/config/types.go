@@ -97,6 +97,26 @@ type Sync struct {
 
 	// OnCreate rules fire once per new link (the welcome task).
 	OnCreate []*CreateRule
+
+	// Suspend says how on_delete = "suspend" soft-deletes; nil means the
+	// provider's archive flag.
+	Suspend *Suspend
+	// Ownership names, by target field, the side that owns a field in a
+	// two-way sync: an owned field is only ever written to the other side.
+	Ownership       map[string]string
+	OwnershipRanges map[string]hcl.Range
+	// AllowCascadingDelete must be set for on_delete = "delete" toward a
+	// kind whose deletes cascade and cannot be undone (Paperbell clients).
+	AllowCascadingDelete bool
+}
+
+// Suspend is the `suspend` block.
+type Suspend struct {
+	// Archive sets the written kind's archive flag, when it has one.
+	Archive bool
+	// TagsAdd are added to the record's tags field.
+	TagsAdd   []string
+	DeclRange hcl.Range
 }
 
 // MatchKey is one `key "NAME" { source = ..., target = ... }` inside

@@ -4,14 +4,14 @@ provider "paperbell" {}
 sync "a" {
   source      = ghl.contacts
   target      = paperbell.contacts
-  on_delete   = "suspend" # ERROR: Delete policy not yet supported
+  on_delete   = "suspend"
   max_deletes = "10 %" # ERROR: Invalid max_deletes
 }
 
 sync "b" {
   source      = ghl.contacts
   target      = paperbell.contacts
-  on_delete   = "delete" # ERROR: Delete policy not yet supported
+  on_delete   = "delete"
   max_deletes = "150%" # ERROR: Invalid max_deletes
 }
 

@@ -10,7 +10,7 @@ sync "a" {
 sync "b" {
   source    = ghl.contacts
   target    = paperbell.contacts
-  direction = "two_way" # ERROR: Missing conflict rule
+  direction = "two_way"
 }
 
 sync "c" {
