@@ -66,6 +66,11 @@ type Capabilities struct {
 	ChangedSince bool
 	// Archive means the kind has a soft-delete state (ArchiveField).
 	Archive bool
+	// ListAll means a child kind can be listed across all parents in one
+	// paged listing (List with an empty ParentID). Without it, listing all
+	// children costs a call per parent, and the engine lists only the
+	// parents it needs.
+	ListAll bool
 }
 
 // Schema describes a resource kind.
@@ -79,6 +84,11 @@ type Schema struct {
 	// ArchiveField names the boolean field that soft-deletes a record, when
 	// Caps.Archive is set.
 	ArchiveField string
+	// DeleteCascades marks kinds whose delete also removes other data and
+	// cannot be undone (a Paperbell client takes its subscriptions and
+	// appointments with it). The engine only hard-deletes such records
+	// when the sync explicitly allows it.
+	DeleteCascades bool
 }
 
 // Field returns the named field and whether it exists.

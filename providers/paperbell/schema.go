@@ -43,7 +43,8 @@ var contactSpec = kindSpec{
 			c.Archive = true
 			return c
 		}(),
-		ArchiveField: "archived",
+		ArchiveField:   "archived",
+		DeleteCascades: true,
 	},
 }
 
@@ -64,7 +65,7 @@ var taskSpec = kindSpec{
 			{Name: "created_at", Type: cty.String, ReadOnly: true},
 			{Name: "updated_at", Type: cty.String, ReadOnly: true},
 		},
-		Caps: allCaps,
+		Caps: childCaps,
 	},
 }
 
@@ -81,6 +82,13 @@ var noteSpec = kindSpec{
 			{Name: "created_at", Type: cty.String, ReadOnly: true},
 			{Name: "updated_at", Type: cty.String, ReadOnly: true},
 		},
-		Caps: allCaps,
+		Caps: childCaps,
 	},
 }
+
+// childCaps: tasks and notes also have an account-wide listing.
+var childCaps = func() providers.Capabilities {
+	c := allCaps
+	c.ListAll = true
+	return c
+}()
