@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/bellsync/bellsync/providers/httpx"
 	"github.com/bellsync/bellsync/providers/secret"
 )
@@ -58,7 +60,8 @@ type Config struct {
 	// Skew is how long before expiry a Source refreshes; 0 means
 	// DefaultSkew.
 	Skew time.Duration
-	// HTTPClient sends token requests; nil means a client with a 30s
+	// HTTPClient sends token requests (x/oauth2's included, through
+	// the oauth2.HTTPClient context value); nil means a client with a 30s
 	// timeout.
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
@@ -182,29 +185,62 @@ func CheckRedirectURI(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// oauth2Config is c in golang.org/x/oauth2's terms, for the consent URL
+// and the authorization-code exchange. The client credentials travel in
+// the form body, as GHL's /oauth/token expects; naming the style also
+// stops x/oauth2 from probing for one, which would send a failed request
+// a second time. Build one per call and do not keep it: it holds the raw
+// client secret.
+func (c Config) oauth2Config() *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     c.ClientID,
+		ClientSecret: c.ClientSecret.Reveal(),
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   c.authURL(),
+			TokenURL:  c.tokenURL(),
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+		RedirectURL: c.RedirectURI,
+		Scopes:      c.Scopes,
+	}
+}
+
+// authParams are the query parameters [oauth2.Config.AuthCodeURL] sets.
+var authParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state"}
+
 // AuthorizeURL is the consent page URL for state, with GHL's parameters:
 // response_type=code, redirect_uri, client_id and space-separated scope.
 // Query parameters already in AuthURL (such as loginWindowOpenMode) are
-// kept.
+// kept, except ones of the same names, which these replace.
 func (c Config) AuthorizeURL(state string) string {
-	u, err := url.Parse(c.authURL())
+	base, err := url.Parse(c.authURL())
 	if err != nil {
 		// Validate rejects such a URL; build something that fails visibly.
 		return c.authURL()
 	}
-	q := u.Query()
-	q.Set("response_type", "code")
-	q.Set("redirect_uri", c.RedirectURI)
-	q.Set("client_id", c.ClientID)
-	if len(c.Scopes) > 0 {
-		q.Set("scope", strings.Join(c.Scopes, " "))
+	// AuthCodeURL appends its parameters to the URL as a string, so drop
+	// any it would repeat, and the fragment it would append them after.
+	q := base.Query()
+	for _, k := range authParams {
+		q.Del(k)
 	}
-	if state != "" {
-		q.Set("state", state)
+	base.RawQuery = q.Encode()
+	fragment := base.Fragment
+	base.Fragment, base.RawFragment = "", ""
+
+	oc := c.oauth2Config()
+	oc.ClientSecret = "" // not part of the URL; do not hold it longer than needed
+	oc.Endpoint.AuthURL = base.String()
+	u, err := url.Parse(oc.AuthCodeURL(state))
+	if err != nil {
+		return c.authURL()
 	}
-	// GHL's documentation writes the scope separator as a space; %20 is
-	// read as one everywhere, "+" only by form decoders.
-	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	// x/oauth2 writes the space between scopes as "+", which only form
+	// decoders read as a space; GHL's documentation writes it as %20,
+	// which everything reads as one. Encode escapes a literal "+" as %2B,
+	// so every "+" left is a space.
+	u.RawQuery = strings.ReplaceAll(u.Query().Encode(), "+", "%20")
+	u.Fragment = fragment
 	return u.String()
 }
 

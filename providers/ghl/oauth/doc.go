@@ -60,9 +60,33 @@
 // [secret.String]. The state database holds them unencrypted, like the
 // token file: protect it with file permissions (bellsync creates it 0600).
 //
-// Every call that does I/O takes a context; nothing here keeps one, unlike
-// golang.org/x/oauth2's TokenSource (golang/oauth2#388). Token requests are
-// posted directly rather than through x/oauth2 so that GHL's non-RFC error
-// bodies can be classified (revoked grant, wrong client secret, outage)
-// and a spent refresh token is never retried.
+// # golang.org/x/oauth2
+//
+// The consent URL ([Config.AuthorizeURL]) and the authorization-code
+// exchange ([Exchange]) go through golang.org/x/oauth2, with the client
+// credentials in the form body (AuthStyleInParams), GHL's user_type added
+// to the exchange, and GHL's extra answer fields (locationId, companyId,
+// userType, scope) read from the token's Extra. Failures come back as
+// *oauth2.RetrieveError, whose response and body are classified here
+// (revoked grant, wrong client secret, outage) with the values we sent
+// scrubbed out; x/oauth2's own message, which quotes the whole body, is
+// not shown.
+//
+// Two token requests are still posted directly:
+//
+//   - The refresh grant, because x/oauth2's refresh sends only grant_type
+//     and refresh_token and takes no extra fields, while GHL's token
+//     request names the type of token wanted in user_type for every grant
+//     (apps/oauth.json). Without it an agency refresh asks for a Location
+//     token; the emulator refuses that with invalid_grant, which reads
+//     as a revoked grant and would stop the sync until someone reconnects.
+//   - POST /oauth/locationToken, which is not an OAuth grant: it takes
+//     the agency token as a bearer and a Version header.
+//
+// No x/oauth2 TokenSource is kept, because one keeps the context it was
+// made with (golang/oauth2#388) and caches tokens on its own, outside the
+// one-refresh-at-a-time and save-before-use rules of [Source]. Every call
+// that does I/O takes a context, and no token request is retried: a
+// refresh that reached the server has already spent the old refresh
+// token.
 package oauth
