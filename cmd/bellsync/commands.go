@@ -128,6 +128,7 @@ func cmdPlan(ctx context.Context, args []string, io stdio) int {
 	out := fs.String("out", "", "save the plan to this file, for `bellsync apply FILE`")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
+	allowMass := fs.Bool("allow-mass-delete", false, "accept more deletes than max_deletes allows")
 	if err := fs.Parse(args); err != nil {
 		return exitError
 	}
@@ -162,6 +163,10 @@ func cmdPlan(ctx context.Context, args []string, io stdio) int {
 	if !p.Complete {
 		return exitError
 	}
+	if len(p.Blocked) > 0 && !*allowMass {
+		fmt.Fprintln(io.err, "Error: the plan deletes more than max_deletes allows; check the listing, then plan with -allow-mass-delete if this is intended.")
+		return exitError
+	}
 	if *detailed && p.HasChanges() {
 		return exitChanges
 	}
@@ -175,6 +180,7 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 	auto := fs.Bool("auto-approve", false, "apply without asking for confirmation")
 	wait := fs.Bool("lock-wait", false, "wait for another apply on the same state to finish instead of failing")
 	workers := fs.Int("parallelism", 4, "changes written at once")
+	allowMass := fs.Bool("allow-mass-delete", false, "apply even when the plan deletes more than max_deletes allows")
 	if err := fs.Parse(args); err != nil {
 		return exitError
 	}
@@ -208,6 +214,9 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 		if !p.Complete {
 			return errorf(io, "the plan is incomplete; nothing was applied")
 		}
+		if len(p.Blocked) > 0 && !*allowMass {
+			return errorf(io, "the plan deletes more than max_deletes allows; nothing was applied (pass -allow-mass-delete if this is intended)")
+		}
 		if !p.HasChanges() {
 			return exitOK
 		}
@@ -219,7 +228,7 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 		}
 	}
 	prog := newProgress(io.err, isTerminal(io.err))
-	p, res, err := ws.Apply(ctx, saved, engine.ApplyOptions{Hooks: prog, Saved: saved != nil, LockWait: *wait, Workers: *workers})
+	p, res, err := ws.Apply(ctx, saved, engine.ApplyOptions{Hooks: prog, Saved: saved != nil, LockWait: *wait, Workers: *workers, AllowMassDelete: *allowMass})
 	prog.finish()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return errorf(io, "%v", err)

@@ -1,20 +1,24 @@
 // Package apply carries out a plan: it writes each change through the
 // provider contract, journalling the intent before the write and the
 // outcome after it, and records links with their base snapshots so the next
-// plan knows what it wrote.
+// plan knows what both sides held when they were last in step.
 //
 // The journal is what makes a killed apply safe to rerun: a create whose
 // outcome was never recorded is first looked up (by the provider's Finder,
 // with the values it was about to write) and adopted if it exists, so a
 // rerun never makes a second record. One failed record never stops the
 // others; every failure is reported with the record it concerns.
+//
+// Syncs are applied in the plan's order, parents first, so a task whose
+// contact is created in the same run finds its parent's new id.
 package apply
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +33,15 @@ import (
 type Sides struct {
 	Source providers.Resource
 	Target providers.Resource
+}
+
+// Binder evaluates a sync's config expressions for the executor, which
+// knows records but not HCL.
+type Binder interface {
+	// Rebase computes the bases to store with a link of sync.
+	Rebase(sync string, src, tgt providers.Record) (srcBase, tgtBase []byte, err error)
+	// FollowUp evaluates on_create rule i of sync for a new record.
+	FollowUp(sync string, i int, src, tgt providers.Record) (providers.Resource, map[string]cty.Value, error)
 }
 
 // Hooks receive progress; the engine never prints. Every method may be
@@ -64,9 +77,10 @@ const (
 type Options struct {
 	RunID string
 	// Sides maps a sync name to its resources.
-	Sides map[string]Sides
-	Store state.Store
-	Hooks Hooks
+	Sides  map[string]Sides
+	Store  state.Store
+	Binder Binder
+	Hooks  Hooks
 	// CheckStale re-reads each record before writing and skips changes
 	// whose record differs from the plan's snapshot (saved plans).
 	CheckStale bool
@@ -81,6 +95,8 @@ type Options struct {
 	// just before applying, so CheckStale compares without one read per
 	// change. Syncs without an entry are re-read record by record.
 	Current map[string]Digests
+	// AllowMassDelete lets a plan blocked by max_deletes be applied.
+	AllowMassDelete bool
 }
 
 // Digests are record fingerprints by id, per side.
@@ -101,6 +117,9 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 	if !p.Complete {
 		return Result{}, errors.New("the plan is incomplete (a listing failed); make a new plan")
 	}
+	if len(p.Blocked) > 0 && !opts.AllowMassDelete {
+		return Result{}, fmt.Errorf("the plan is blocked: %s; pass -allow-mass-delete if this is intended", strings.Join(p.Blocked, "; "))
+	}
 	if opts.Hooks == nil {
 		opts.Hooks = NopHooks{}
 	}
@@ -111,73 +130,146 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 	if workers <= 0 {
 		workers = 4
 	}
-	var todo []plan.Change
+	// Group writes by sync, keeping the plan's (dependency) order.
+	var order []string
+	groups := map[string][]plan.Change{}
+	total := 0
 	for _, ch := range p.Changes {
-		if ch.Action.Writes() {
-			todo = append(todo, ch)
+		if !ch.Action.Writes() {
+			continue
 		}
+		if _, ok := groups[ch.Sync]; !ok {
+			order = append(order, ch.Sync)
+		}
+		groups[ch.Sync] = append(groups[ch.Sync], ch)
+		total++
 	}
-	opts.Hooks.Started(len(todo))
+	opts.Hooks.Started(total)
+	x := &executor{opts: opts, parents: map[string]*parentLinks{}}
 	res := Result{Counts: map[Outcome]int{}}
 	var mu sync.Mutex
-	jobs := make(chan plan.Change)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ch := range jobs {
-				out, err := applyOne(ctx, ch, opts)
-				mu.Lock()
-				res.Counts[out]++
-				if err != nil {
-					res.Errors = append(res.Errors, fmt.Sprintf("sync.%s %s %s: %v", ch.Sync, ch.Action, describe(ch), err))
+	for _, name := range order {
+		jobs := make(chan plan.Change)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ch := range jobs {
+					out, err := x.applyOne(ctx, ch)
+					mu.Lock()
+					res.Counts[out]++
+					if err != nil {
+						res.Errors = append(res.Errors, fmt.Sprintf("sync.%s %s %s: %v", ch.Sync, ch.Action, describe(ch), err))
+					}
+					mu.Unlock()
+					opts.Hooks.Done(ch, out, err)
 				}
-				mu.Unlock()
-				opts.Hooks.Done(ch, out, err)
+			}()
+		}
+		for _, ch := range groups[name] {
+			if ctx.Err() != nil {
+				break
 			}
-		}()
-	}
-	for _, ch := range todo {
+			jobs <- ch
+		}
+		close(jobs)
+		wg.Wait()
 		if ctx.Err() != nil {
 			break
 		}
-		jobs <- ch
 	}
-	close(jobs)
-	wg.Wait()
 	return res, ctx.Err()
 }
 
 func describe(ch plan.Change) string {
-	s := ch.Source.String()
+	r := ch.Source
+	if ch.Side == plan.SideSource || r.ID == "" {
+		r = ch.Target
+	}
+	s := r.String()
 	if ch.Label != "" {
 		s += " (" + ch.Label + ")"
 	}
 	return s
 }
 
-func applyOne(ctx context.Context, ch plan.Change, opts Options) (Outcome, error) {
-	sides, ok := opts.Sides[ch.Sync]
+type executor struct {
+	opts Options
+
+	// mu guards parents.
+	mu      sync.Mutex
+	parents map[string]*parentLinks
+}
+
+type parentLinks struct {
+	bySource, byTarget map[string]string
+}
+
+// parent resolves a child change's wait: the other end of the parent
+// sync's link, which an earlier group of this apply created.
+func (x *executor) parent(ctx context.Context, w *plan.ParentWait) (string, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	look := func(pl *parentLinks) (string, bool) {
+		if w.By == plan.SideTarget {
+			id, ok := pl.byTarget[w.ID]
+			return id, ok
+		}
+		id, ok := pl.bySource[w.ID]
+		return id, ok
+	}
+	if pl, ok := x.parents[w.Sync]; ok {
+		if id, ok := look(pl); ok {
+			return id, nil
+		}
+	}
+	links, err := x.opts.Store.Links(ctx, w.Sync)
+	if err != nil {
+		return "", fmt.Errorf("read links of sync %q: %w", w.Sync, err)
+	}
+	pl := &parentLinks{bySource: map[string]string{}, byTarget: map[string]string{}}
+	for _, l := range links {
+		pl.bySource[l.SourceID] = l.TargetID
+		pl.byTarget[l.TargetID] = l.SourceID
+	}
+	x.parents[w.Sync] = pl
+	if id, ok := look(pl); ok {
+		return id, nil
+	}
+	return "", fmt.Errorf("its parent (%s %s in sync %q) was not synced, so it waits for the next run", w.By, w.ID, w.Sync)
+}
+
+func (x *executor) applyOne(ctx context.Context, ch plan.Change) (Outcome, error) {
+	sides, ok := x.opts.Sides[ch.Sync]
 	if !ok {
 		return Failed, fmt.Errorf("sync %q is not in the config", ch.Sync)
 	}
-	target := sides.Target
-	if opts.CheckStale {
-		if moved, err := stale(ctx, ch, sides, opts.Current); err != nil {
+	if x.opts.CheckStale {
+		if moved, err := stale(ctx, ch, sides, x.opts.Current); err != nil {
 			return Failed, err
 		} else if moved {
 			return Stale, nil
 		}
 	}
-	switch ch.Action {
-	case plan.Create:
-		return create(ctx, ch, target, opts)
-	case plan.Update, plan.Link:
-		if err := update(ctx, ch, target, ch.Target.ID, opts); err != nil {
+	if ch.Await != nil {
+		id, err := x.parent(ctx, ch.Await)
+		if err != nil {
 			return Failed, err
 		}
-		return Applied, nil
+		if ch.Side == plan.SideSource {
+			ch.Source.ParentID = id
+		} else {
+			ch.Target.ParentID = id
+		}
+	}
+	switch ch.Action {
+	case plan.Create:
+		return x.create(ctx, ch, sides)
+	case plan.Update, plan.Link:
+		return x.update(ctx, ch, sides)
+	case plan.Suspend, plan.Delete:
+		return x.remove(ctx, ch, sides)
 	}
 	return Failed, fmt.Errorf("action %s is not supported by this version", ch.Action)
 }
@@ -185,77 +277,173 @@ func applyOne(ctx context.Context, ch plan.Change, opts Options) (Outcome, error
 // stale reports whether the records a saved plan was made from moved.
 func stale(ctx context.Context, ch plan.Change, sides Sides, current map[string]Digests) (bool, error) {
 	if d, ok := current[ch.Sync]; ok {
-		if d.Source[ch.Source.ID] != ch.SourceSnapshot {
+		if ch.SourceSnapshot != "" && ch.Source.ID != "" && d.Source[ch.Source.ID] != ch.SourceSnapshot {
 			return true, nil
 		}
-		return ch.Target.ID != "" && d.Target[ch.Target.ID] != ch.Snapshot, nil
+		return ch.Snapshot != "" && ch.Target.ID != "" && d.Target[ch.Target.ID] != ch.Snapshot, nil
 	}
-	src, err := sides.Source.Get(ctx, ch.Source.ParentID, ch.Source.ID)
-	if err != nil {
-		return false, fmt.Errorf("re-read source: %w", err)
+	if ch.SourceSnapshot != "" && ch.Source.ID != "" {
+		src, err := sides.Source.Get(ctx, ch.Source.ParentID, ch.Source.ID)
+		if errors.Is(err, providers.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("re-read source: %w", err)
+		}
+		if diff.Digest(sides.Source.Schema(), src) != ch.SourceSnapshot {
+			return true, nil
+		}
 	}
-	if diff.Digest(sides.Source.Schema(), src) != ch.SourceSnapshot {
-		return true, nil
-	}
-	if ch.Target.ID == "" {
+	if ch.Snapshot == "" || ch.Target.ID == "" {
 		return false, nil
 	}
 	tgt, err := sides.Target.Get(ctx, ch.Target.ParentID, ch.Target.ID)
+	if errors.Is(err, providers.ErrNotFound) {
+		return true, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("re-read target: %w", err)
 	}
 	return diff.Digest(sides.Target.Schema(), tgt) != ch.Snapshot, nil
 }
 
-func create(ctx context.Context, ch plan.Change, target providers.Resource, opts Options) (Outcome, error) {
-	fields := map[string]cty.Value{}
-	for _, f := range ch.Fields {
-		fields[f.Field] = f.New
+func fieldMap(fields []plan.FieldChange) map[string]cty.Value {
+	m := make(map[string]cty.Value, len(fields))
+	for _, f := range fields {
+		m[f.Field] = f.New
 	}
-	if opts.Linked[ch.Sync][ch.Source.ID] {
+	return m
+}
+
+func (x *executor) create(ctx context.Context, ch plan.Change, sides Sides) (Outcome, error) {
+	opts := x.opts
+	written, other := sides.Target, sides.Source
+	parent, key := ch.Target.ParentID, ch.Source.ID
+	if ch.Side == plan.SideSource {
+		written, other = sides.Source, sides.Target
+		parent, key = ch.Source.ParentID, ch.Target.ID
+	}
+	if ch.Side == plan.SideTarget && opts.Linked[ch.Sync][ch.Source.ID] {
 		// Recovery of an interrupted apply already linked this record.
 		return Stale, nil
 	}
-	intent, err := plan.EncodeValues(fields)
+	fields := fieldMap(ch.Fields)
+	intent, err := encodeIntent(parent, fields)
 	if err != nil {
 		return Failed, fmt.Errorf("journal: %w", err)
 	}
 	opID, err := opts.Store.BeginOp(ctx, state.Op{RunID: opts.RunID, Sync: ch.Sync, Action: "create", Side: string(ch.Side),
-		Key: ch.Source.ID, Intent: intent, StartedAt: opts.Now()})
+		Key: key, Intent: intent, StartedAt: opts.Now()})
 	if err != nil {
 		return Failed, fmt.Errorf("journal: %w", err)
 	}
-	rec, err := target.Create(ctx, ch.Target.ParentID, fields)
+	rec, err := written.Create(ctx, parent, fields)
 	outcome := Applied
 	if err != nil {
-		found, ferr := recoverCreate(ctx, ch, target, fields, err)
+		found, ferr := recoverCreate(ctx, written, parent, fields, err)
 		if ferr != nil {
-			finish(ctx, opts, opID, state.OpFailed, "", ferr)
+			x.finish(ctx, opID, state.OpFailed, "", ferr)
 			return Failed, ferr
 		}
 		rec, outcome = found, Adopted
 		// The existing record may differ from what we meant to write.
-		if changes := pending(ch, rec, target.Schema()); len(changes) > 0 {
-			if rec, err = target.Update(ctx, rec.ParentID, rec.ID, changes); err != nil {
-				finish(ctx, opts, opID, state.OpFailed, "", err)
+		if changes := pending(ch.Fields, rec, written.Schema()); len(changes) > 0 {
+			updated, err := written.Update(ctx, rec.ParentID, rec.ID, changes)
+			if err != nil {
+				x.finish(ctx, opID, state.OpFailed, rec.ID, err)
 				return Failed, fmt.Errorf("update adopted record %s: %w", rec.ID, err)
 			}
+			rec = updated
 		}
 	}
-	if err := link(ctx, ch, rec, opts); err != nil {
-		finish(ctx, opts, opID, state.OpFailed, rec.ID, err)
+	if rec.ParentID == "" {
+		rec.ParentID = parent
+	}
+	src, tgt := diff.RecordFrom(sides.Source.Schema(), ch.Extra["source"]), rec
+	if ch.Side == plan.SideSource {
+		src, tgt = rec, diff.RecordFrom(sides.Target.Schema(), ch.Extra["target"])
+		tgt.ID, tgt.ParentID = ch.Target.ID, ch.Target.ParentID
+	} else {
+		src.ID, src.ParentID = ch.Source.ID, ch.Source.ParentID
+	}
+	if err := x.link(ctx, ch.Sync, src, tgt); err != nil {
+		x.finish(ctx, opID, state.OpFailed, rec.ID, err)
 		return Failed, err
 	}
-	finish(ctx, opts, opID, state.OpDone, rec.ID, nil)
+	x.finish(ctx, opID, state.OpDone, rec.ID, nil)
+	_ = other
+	if err := x.followUps(ctx, ch, src, tgt); err != nil {
+		return Failed, fmt.Errorf("record created and linked, but %w", err)
+	}
 	return outcome, nil
+}
+
+// followUps fires the on_create rules of a new record, each at most once
+// per source record, ever: the firing is recorded in state, so a rerun, a
+// crash or a later re-link never makes a second welcome task.
+func (x *executor) followUps(ctx context.Context, ch plan.Change, src, tgt providers.Record) error {
+	for _, fu := range ch.FollowUps {
+		i, err := ruleIndex(fu.Rule)
+		if err != nil {
+			return err
+		}
+		if err := x.fire(ctx, ch.Sync, i, fu.Rule, src, tgt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *executor) fire(ctx context.Context, syncName string, i int, rule string, src, tgt providers.Record) error {
+	opts := x.opts
+	fired, err := opts.Store.Fired(ctx, rule, src.ID)
+	if err != nil || fired {
+		return err
+	}
+	res, fields, err := opts.Binder.FollowUp(syncName, i, src, tgt)
+	if err != nil {
+		return fmt.Errorf("on_create %s: %w", rule, err)
+	}
+	intent, err := encodeIntent(tgt.ID, fields)
+	if err != nil {
+		return err
+	}
+	opID, err := opts.Store.BeginOp(ctx, state.Op{RunID: opts.RunID, Sync: syncName, Action: "on_create/" + strconv.Itoa(i),
+		Side: string(plan.SideTarget), Key: src.ID, Intent: intent, StartedAt: opts.Now()})
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	rec, err := res.Create(ctx, tgt.ID, fields)
+	if err != nil {
+		found, ferr := findChild(ctx, res, tgt.ID, fields)
+		if ferr != nil || found == nil {
+			x.finish(ctx, opID, state.OpFailed, "", err)
+			return fmt.Errorf("on_create %s: %w", rule, err)
+		}
+		rec = *found
+	}
+	if _, err := opts.Store.MarkFired(ctx, rule, src.ID, rec.ID); err != nil {
+		x.finish(ctx, opID, state.OpFailed, rec.ID, err)
+		return err
+	}
+	x.finish(ctx, opID, state.OpDone, rec.ID, nil)
+	return nil
+}
+
+func ruleIndex(rule string) (int, error) {
+	_, n, ok := strings.Cut(rule, "/on_create/")
+	if !ok {
+		return 0, fmt.Errorf("malformed rule id %q", rule)
+	}
+	return strconv.Atoi(n)
 }
 
 // recoverCreate decides what a failed create means. A duplicate answer
 // names the record to adopt; a write that may have landed is looked up by
 // the values it carried. Anything else is a real failure.
-func recoverCreate(ctx context.Context, ch plan.Change, target providers.Resource, fields map[string]cty.Value, cerr error) (providers.Record, error) {
+func recoverCreate(ctx context.Context, target providers.Resource, parent string, fields map[string]cty.Value, cerr error) (providers.Record, error) {
 	if pe, ok := providers.AsError(cerr); ok && errors.Is(cerr, providers.ErrDuplicate) && pe.ExistingID != "" {
-		rec, err := target.Get(ctx, ch.Target.ParentID, pe.ExistingID)
+		rec, err := target.Get(ctx, parent, pe.ExistingID)
 		if err != nil {
 			return providers.Record{}, fmt.Errorf("%w; reading the existing record %s: %v", cerr, pe.ExistingID, err)
 		}
@@ -264,7 +452,7 @@ func recoverCreate(ctx context.Context, ch plan.Change, target providers.Resourc
 	if !providers.MaybeApplied(cerr) && !errors.Is(cerr, providers.ErrDuplicate) {
 		return providers.Record{}, cerr
 	}
-	rec, err := find(ctx, target, ch.Target.ParentID, fields)
+	rec, err := find(ctx, target, parent, fields)
 	if err != nil {
 		return providers.Record{}, fmt.Errorf("%w; looking the record up afterwards: %v", cerr, err)
 	}
@@ -275,9 +463,14 @@ func recoverCreate(ctx context.Context, ch plan.Change, target providers.Resourc
 }
 
 // find looks a record up by the values a create carried; nil when absent.
+// Kinds without a Finder that live under a parent are looked up among the
+// parent's children.
 func find(ctx context.Context, target providers.Resource, parentID string, fields map[string]cty.Value) (*providers.Record, error) {
 	finder, ok := target.(providers.Finder)
 	if !ok {
+		if parentID != "" {
+			return findChild(ctx, target, parentID, fields)
+		}
 		return nil, nil
 	}
 	recs, err := finder.Find(ctx, parentID, fields)
@@ -293,10 +486,41 @@ func find(ctx context.Context, target providers.Resource, parentID string, field
 	return nil, fmt.Errorf("%d records match; not guessing", len(recs))
 }
 
+// findChild finds the one child of parent whose string fields all equal
+// the ones a create carried (a welcome task by its title, a note by its
+// text).
+func findChild(ctx context.Context, r providers.Resource, parent string, fields map[string]cty.Value) (*providers.Record, error) {
+	s := r.Schema()
+	var hits []providers.Record
+	err := r.List(ctx, providers.ListOptions{ParentID: parent}, func(rec providers.Record) error {
+		for name, v := range fields {
+			f, ok := s.Field(name)
+			if !ok || f.Type != cty.String || v.IsNull() {
+				continue
+			}
+			if !diff.Equal(f, rec.Fields[name], v) {
+				return nil
+			}
+		}
+		hits = append(hits, rec)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch len(hits) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &hits[0], nil
+	}
+	return nil, fmt.Errorf("%d records match; not guessing", len(hits))
+}
+
 // pending lists the planned fields a record does not hold yet.
-func pending(ch plan.Change, rec providers.Record, s providers.Schema) []providers.Change {
+func pending(fields []plan.FieldChange, rec providers.Record, s providers.Schema) []providers.Change {
 	var out []providers.Change
-	for _, f := range ch.Fields {
+	for _, f := range fields {
 		sf, _ := s.Field(f.Field)
 		if diff.Equal(sf, rec.Fields[f.Field], f.New) {
 			continue
@@ -306,64 +530,135 @@ func pending(ch plan.Change, rec providers.Record, s providers.Schema) []provide
 	return out
 }
 
-func update(ctx context.Context, ch plan.Change, target providers.Resource, id string, opts Options) error {
+// write journals and makes one update; it returns the echoed record.
+func (x *executor) write(ctx context.Context, ch plan.Change, r providers.Resource, side plan.Side, parent, id string, fields []plan.FieldChange) (providers.Record, error) {
 	var changes []providers.Change
-	for _, f := range ch.Fields {
+	for _, f := range fields {
 		changes = append(changes, providers.Change{Field: f.Field, Old: f.Old, New: f.New})
 	}
-	var rec providers.Record
-	if len(changes) > 0 {
-		intent, _ := json.Marshal(map[string]string{"source": ch.Source.ID, "target": id})
-		opID, err := opts.Store.BeginOp(ctx, state.Op{RunID: opts.RunID, Sync: ch.Sync, Action: ch.Action.String(),
-			Side: string(ch.Side), Key: ch.Source.ID, RecordID: id, Intent: intent, StartedAt: opts.Now()})
-		if err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		rec, err = target.Update(ctx, ch.Target.ParentID, id, changes)
-		if err != nil {
-			finish(ctx, opts, opID, state.OpFailed, id, err)
-			return err
-		}
-		finish(ctx, opts, opID, state.OpDone, id, nil)
-	} else {
-		// Adopting without changes: the link's "seen" base is the record
-		// as it is now.
-		var err error
-		if rec, err = target.Get(ctx, ch.Target.ParentID, id); err != nil {
-			return fmt.Errorf("read %s: %w", id, err)
-		}
+	intent, err := encodeIntent(parent, fieldMap(fields))
+	if err != nil {
+		return providers.Record{}, err
 	}
-	return link(ctx, ch, rec, opts)
+	opID, err := x.opts.Store.BeginOp(ctx, state.Op{RunID: x.opts.RunID, Sync: ch.Sync, Action: ch.Action.String(),
+		Side: string(side), Key: ch.Source.ID, RecordID: id, Intent: intent, StartedAt: x.opts.Now()})
+	if err != nil {
+		return providers.Record{}, fmt.Errorf("journal: %w", err)
+	}
+	rec, err := r.Update(ctx, parent, id, changes)
+	if err != nil {
+		x.finish(ctx, opID, state.OpFailed, id, err)
+		return providers.Record{}, err
+	}
+	x.finish(ctx, opID, state.OpDone, id, nil)
+	if rec.ParentID == "" {
+		rec.ParentID = parent
+	}
+	return rec, nil
 }
 
-// link records the pairing with its base: what we meant the target to hold
-// and what it echoed.
-func link(ctx context.Context, ch plan.Change, rec providers.Record, opts Options) error {
-	seen := map[string]cty.Value{}
-	for name := range ch.Desired {
-		if v, ok := rec.Fields[name]; ok {
-			seen[name] = v
+func (x *executor) update(ctx context.Context, ch plan.Change, sides Sides) (Outcome, error) {
+	src := diff.RecordFrom(sides.Source.Schema(), ch.Extra["source"])
+	tgt := diff.RecordFrom(sides.Target.Schema(), ch.Extra["target"])
+	src.ID, src.ParentID = ch.Source.ID, ch.Source.ParentID
+	tgt.ID, tgt.ParentID = ch.Target.ID, ch.Target.ParentID
+	var err error
+	if len(ch.Fields) > 0 {
+		if tgt, err = x.write(ctx, ch, sides.Target, plan.SideTarget, ch.Target.ParentID, ch.Target.ID, ch.Fields); err != nil {
+			return Failed, err
 		}
 	}
-	base, err := diff.EncodeBase(diff.Base{Wrote: ch.Desired, Seen: seen})
+	if len(ch.Reverse) > 0 {
+		if src, err = x.write(ctx, ch, sides.Source, plan.SideSource, ch.Source.ParentID, ch.Source.ID, ch.Reverse); err != nil {
+			return Failed, err
+		}
+	}
+	if err := x.link(ctx, ch.Sync, src, tgt); err != nil {
+		return Failed, err
+	}
+	return Applied, nil
+}
+
+// remove carries out a delete policy on the surviving record of a link.
+func (x *executor) remove(ctx context.Context, ch plan.Change, sides Sides) (Outcome, error) {
+	r, parent, id := sides.Target, ch.Target.ParentID, ch.Target.ID
+	if ch.Side == plan.SideSource {
+		r, parent, id = sides.Source, ch.Source.ParentID, ch.Source.ID
+	}
+	status := state.LinkSuspended
+	if ch.Action == plan.Delete {
+		status = state.LinkDeleted
+		opID, err := x.opts.Store.BeginOp(ctx, state.Op{RunID: x.opts.RunID, Sync: ch.Sync, Action: "delete",
+			Side: string(ch.Side), Key: ch.Source.ID, RecordID: id, StartedAt: x.opts.Now()})
+		if err != nil {
+			return Failed, fmt.Errorf("journal: %w", err)
+		}
+		if err := r.Delete(ctx, parent, id); err != nil && !errors.Is(err, providers.ErrNotFound) {
+			x.finish(ctx, opID, state.OpFailed, id, err)
+			return Failed, err
+		}
+		x.finish(ctx, opID, state.OpDone, id, nil)
+	} else if len(ch.Fields) > 0 {
+		if _, err := x.write(ctx, ch, r, ch.Side, parent, id, ch.Fields); err != nil {
+			return Failed, err
+		}
+	}
+	now := x.opts.Now()
+	l := state.Link{Sync: ch.Sync, SourceID: ch.Source.ID, TargetID: ch.Target.ID, SourceParent: ch.Source.ParentID,
+		TargetParent: ch.Target.ParentID, Status: status, CreatedAt: now, UpdatedAt: now}
+	if err := x.opts.Store.PutLink(ctx, l); err != nil {
+		return Failed, fmt.Errorf("record link status %s: %w", status, err)
+	}
+	return Applied, nil
+}
+
+// link records the pairing with bases computed from both final records.
+func (x *executor) link(ctx context.Context, syncName string, src, tgt providers.Record) error {
+	srcBase, tgtBase, err := x.opts.Binder.Rebase(syncName, src, tgt)
 	if err != nil {
 		return err
 	}
-	now := opts.Now()
-	l := state.Link{Sync: ch.Sync, SourceID: ch.Source.ID, TargetID: rec.ID, SourceParent: ch.Source.ParentID,
-		TargetParent: rec.ParentID, TargetBase: base, Status: state.LinkActive, CreatedAt: now, UpdatedAt: now}
-	if err := opts.Store.PutLink(ctx, l); err != nil {
-		return fmt.Errorf("record link %s -> %s: %w", ch.Source.ID, rec.ID, err)
+	now := x.opts.Now()
+	l := state.Link{Sync: syncName, SourceID: src.ID, TargetID: tgt.ID, SourceParent: src.ParentID,
+		TargetParent: tgt.ParentID, SourceBase: srcBase, TargetBase: tgtBase, Status: state.LinkActive, CreatedAt: now, UpdatedAt: now}
+	if err := x.opts.Store.PutLink(ctx, l); err != nil {
+		return fmt.Errorf("record link %s -> %s: %w", src.ID, tgt.ID, err)
 	}
 	return nil
 }
 
-func finish(ctx context.Context, opts Options, id int64, status, recordID string, err error) {
+func (x *executor) finish(ctx context.Context, id int64, status, recordID string, err error) {
 	text := ""
 	if err != nil {
 		text = err.Error()
 	}
 	// A journal write that fails here leaves the op pending, which the
 	// next run's recovery handles; the write itself already happened.
-	_ = opts.Store.FinishOp(context.WithoutCancel(ctx), id, status, recordID, text)
+	_ = x.opts.Store.FinishOp(context.WithoutCancel(ctx), id, status, recordID, text)
 }
+
+// The journal intent is the written fields plus the parent id, so
+// recovery can look the record up where it would be.
+func encodeIntent(parent string, fields map[string]cty.Value) ([]byte, error) {
+	m := make(map[string]cty.Value, len(fields)+1)
+	for k, v := range fields {
+		m[k] = v
+	}
+	m[intentParent] = cty.StringVal(parent)
+	return plan.EncodeValues(m)
+}
+
+func decodeIntent(b []byte) (string, map[string]cty.Value, error) {
+	m, err := plan.DecodeValues(b)
+	if err != nil {
+		return "", nil, err
+	}
+	parent := ""
+	if v, ok := m[intentParent]; ok && !v.IsNull() && v.Type() == cty.String {
+		parent = v.AsString()
+	}
+	delete(m, intentParent)
+	return parent, m, nil
+}
+
+const intentParent = "\x00parent"

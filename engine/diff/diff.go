@@ -2,12 +2,12 @@
 // changes that would bring them in step. It reads records through the
 // provider contract, identifies them through the link table first and the
 // sync's match keys second, evaluates the sync's field maps, and compares
-// each field three ways: the desired value, the target's current value, and
-// the base snapshot of what bellsync last wrote and saw.
+// each field three ways: the desired value, the current value, and the base
+// snapshot of what both sides held the last time they were in step.
 //
-// It never writes. Ambiguity is reported, never guessed: two source records
-// that claim one identity, or one source that matches two targets, become
-// Skip changes that name the records involved.
+// It never writes. Ambiguity is reported, never guessed: two records that
+// claim one identity, or one record that matches two, become Skip changes
+// that name the records involved.
 package diff
 
 import (
@@ -30,111 +30,226 @@ type Input struct {
 	Sync   *config.Sync
 	Source providers.Resource
 	Target providers.Resource
-	// SourceName and TargetName are the provider names as written in
-	// sync.hcl, for record addresses.
-	Links []state.Link
+	Links  []state.Link
 	// EvalContext holds the config's functions; per-record variables are
 	// added in child contexts.
 	EvalContext *hcl.EvalContext
-	// KeepSource stores the source record object in each create's Extra,
-	// for on_create rules.
-	KeepSource bool
+	// Parents pairs parent records, for a child sync (tasks, notes).
+	Parents *Parents
+	// Rules are the sync's on_create rules with their resources.
+	Rules []Rule
+	// Records, when set, replaces the full listings: only these records
+	// are diffed (an incremental pass, or one webhook's record). Deletes
+	// are never inferred from a partial read.
+	Records *Partial
+}
+
+// Partial is the subset of records an incremental diff looks at.
+type Partial struct {
+	Sources []providers.Record
+	Targets []providers.Record
+}
+
+// Rule is an on_create rule bound to the resource it creates records in.
+type Rule struct {
+	ID       string
+	Config   *config.CreateRule
+	Resource providers.Resource
 }
 
 // Result is one sync's share of a plan.
 type Result struct {
 	Changes   []plan.Change
 	Unchanged int
+	// Links counts active links, the base of a percentage max_deletes.
+	Links int
 }
 
 type sourceItem struct {
 	rec     providers.Record
 	obj     cty.Value
-	desired map[string]cty.Value
 	keys    [][]string // per match key, the record's values
 	problem string
 	link    *state.Link
+	scope   string // the target parent the record belongs under
+	await   *plan.ParentWait
 }
 
 type targetItem struct {
-	rec providers.Record
-	obj cty.Value
+	rec     providers.Record
+	obj     cty.Value
+	keys    [][]string
+	problem string
+	link    *state.Link
+	scope   string // the source parent, in a child sync
+	await   *plan.ParentWait
+	claimed bool
 }
 
 // Plan reads both sides of one sync and diffs them. An error means a
 // listing failed; the caller must treat the whole plan as incomplete.
 func Plan(ctx context.Context, in Input) (Result, error) {
-	ss, ts := in.Source.Schema(), in.Target.Schema()
-	var targets []*targetItem
-	byID := map[string]*targetItem{}
-	err := in.Target.List(ctx, providers.ListOptions{}, func(r providers.Record) error {
-		t := &targetItem{rec: r, obj: recordObject(ts, r)}
-		targets = append(targets, t)
-		byID[r.ID] = t
-		return nil
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("list %s: %w", in.Sync.Target, err)
+	d := newDiffer(in)
+	var sources, targets []providers.Record
+	var err error
+	if in.Records != nil {
+		sources, targets = in.Records.Sources, in.Records.Targets
+	} else if sources, targets, err = d.read(ctx); err != nil {
+		return Result{}, err
 	}
-	var sources []*sourceItem
-	err = in.Source.List(ctx, providers.ListOptions{}, func(r providers.Record) error {
-		sources = append(sources, &sourceItem{rec: r, obj: recordObject(ss, r)})
-		return nil
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("list %s: %w", in.Sync.Source, err)
-	}
-
-	d := &differ{in: in, ss: ss, ts: ts, byID: byID}
 	return d.run(sources, targets), nil
 }
 
 type differ struct {
-	in     Input
-	ss, ts providers.Schema
-	byID   map[string]*targetItem
+	in      Input
+	ss, ts  providers.Schema
+	twoWay  bool
+	shared  map[string]bool   // map fields that a reverse_map entry reads
+	readsOf map[string][]string // reverse field -> target fields it reads
 }
 
-func (d *differ) run(sources []*sourceItem, targets []*targetItem) Result {
-	var res Result
-	sy := d.in.Sync
-	linkBySource := map[string]*state.Link{}
-	linkedTarget := map[string]string{}
-	for i := range d.in.Links {
-		l := &d.in.Links[i]
-		linkBySource[l.SourceID] = l
-		linkedTarget[l.TargetID] = l.SourceID
+func newDiffer(in Input) *differ {
+	d := &differ{in: in, ss: in.Source.Schema(), ts: in.Target.Schema(), twoWay: in.Sync.Direction == "two_way",
+		shared: map[string]bool{}, readsOf: map[string][]string{}}
+	mapped := map[string]bool{}
+	for _, m := range in.Sync.Map {
+		mapped[m.Field] = true
 	}
-
-	// Index targets by every value of every match key.
-	index := make([]map[string][]*targetItem, len(sy.Match))
-	for ki, k := range sy.Match {
-		index[ki] = map[string][]*targetItem{}
-		for _, t := range targets {
-			// A target whose key cannot be computed (an invalid email on
-			// the other side) simply cannot be matched by that key.
-			vals, _ := d.keyValues(k.Target, "target", t.obj)
-			for _, v := range vals {
-				index[ki][v] = append(index[ki][v], t)
+	for _, m := range in.Sync.ReverseMap {
+		for _, f := range ReadFields(m.Expr, "target") {
+			d.readsOf[m.Field] = append(d.readsOf[m.Field], f)
+			if mapped[f] {
+				d.shared[f] = true
 			}
 		}
 	}
+	return d
+}
 
-	for _, s := range sources {
-		s.link = linkBySource[s.rec.ID]
-		d.evaluate(s)
+// ReadFields lists the fields of root (source or target) an expression
+// reads, for ownership and shared-field analysis.
+func ReadFields(expr hcl.Expression, root string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != root || len(tr) < 2 {
+			continue
+		}
+		if a, ok := tr[1].(hcl.TraverseAttr); ok && !seen[a.Name] {
+			seen[a.Name] = true
+			out = append(out, a.Name)
+		}
+	}
+	return out
+}
+
+// read lists both sides. For a child sync it reads only under the parents
+// that are linked (or about to be), and uses an account-wide listing where
+// the provider has one rather than a call per parent.
+func (d *differ) read(ctx context.Context) ([]providers.Record, []providers.Record, error) {
+	collect := func(r providers.Resource, parent string, dst *[]providers.Record) error {
+		return r.List(ctx, providers.ListOptions{ParentID: parent}, func(rec providers.Record) error {
+			*dst = append(*dst, rec)
+			return nil
+		})
+	}
+	var sources, targets []providers.Record
+	if d.in.Parents == nil {
+		if err := collect(d.in.Target, "", &targets); err != nil {
+			return nil, nil, fmt.Errorf("list %s: %w", d.in.Sync.Target, err)
+		}
+		if err := collect(d.in.Source, "", &sources); err != nil {
+			return nil, nil, fmt.Errorf("list %s: %w", d.in.Sync.Source, err)
+		}
+		return sources, targets, nil
+	}
+	p := d.in.Parents
+	side := func(r providers.Resource, ref config.Ref, parents []string, dst *[]providers.Record) error {
+		if r.Schema().Caps.ListAll {
+			if err := collect(r, "", dst); err != nil {
+				return fmt.Errorf("list %s: %w", ref, err)
+			}
+			return nil
+		}
+		for _, pid := range parents {
+			if err := collect(r, pid, dst); err != nil {
+				return fmt.Errorf("list %s under %s: %w", ref, pid, err)
+			}
+		}
+		return nil
+	}
+	if err := side(d.in.Source, d.in.Sync.Source, p.sourceParents(), &sources); err != nil {
+		return nil, nil, err
+	}
+	if err := side(d.in.Target, d.in.Sync.Target, p.targetParents(), &targets); err != nil {
+		return nil, nil, err
+	}
+	return sources, targets, nil
+}
+
+func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
+	var res Result
+	sy := d.in.Sync
+	partial := d.in.Records != nil
+	linkBySource := map[string]*state.Link{}
+	linkByTarget := map[string]*state.Link{}
+	for i := range d.in.Links {
+		l := &d.in.Links[i]
+		if l.Status != "" && l.Status != state.LinkActive {
+			// Suspended and deleted links keep their history but take no
+			// further part: the record is not re-created or re-linked.
+			linkBySource[l.SourceID] = l
+			linkByTarget[l.TargetID] = l
+			continue
+		}
+		res.Links++
+		linkBySource[l.SourceID] = l
+		linkByTarget[l.TargetID] = l
+	}
+
+	targets := make([]*targetItem, 0, len(tgtRecs))
+	byID := map[string]*targetItem{}
+	for _, r := range tgtRecs {
+		t := &targetItem{rec: r, obj: recordObject(d.ts, r), link: linkByTarget[r.ID]}
+		if d.in.Parents != nil {
+			t.scope, t.await = d.in.Parents.sourceFor(r.ParentID)
+		}
+		t.keys, t.problem = d.keys(t.obj, "target", func(k *config.MatchKey) hcl.Expression { return k.Target })
+		targets = append(targets, t)
+		byID[r.ID] = t
+	}
+	sources := make([]*sourceItem, 0, len(srcRecs))
+	seenSource := map[string]bool{}
+	for _, r := range srcRecs {
+		s := &sourceItem{rec: r, obj: recordObject(d.ss, r), link: linkBySource[r.ID]}
+		if d.in.Parents != nil {
+			s.scope, s.await = d.in.Parents.targetFor(r.ParentID)
+		}
+		s.keys, s.problem = d.keys(s.obj, "source", func(k *config.MatchKey) hcl.Expression { return k.Source })
+		sources = append(sources, s)
+		seenSource[r.ID] = true
+	}
+
+	// Index targets by scope and every value of every match key.
+	index := map[string][]*targetItem{}
+	for _, t := range targets {
+		for ki, vals := range t.keys {
+			for _, v := range vals {
+				k := indexKey(t.rec.ParentID, ki, v)
+				index[k] = append(index[k], t)
+			}
+		}
 	}
 
 	// Primary identities shared by several unlinked sources are ambiguous:
 	// creating one record per source would duplicate a person.
 	primary := map[string][]*sourceItem{}
 	for _, s := range sources {
-		if s.link != nil || s.problem != "" {
-			continue
-		}
-		if ki, v := primaryKey(s); ki >= 0 {
-			k := fmt.Sprintf("%d\x00%s", ki, v)
-			primary[k] = append(primary[k], s)
+		if s.link == nil && s.problem == "" {
+			if ki, v := primaryKey(s.keys); ki >= 0 {
+				k := indexKey(s.scope, ki, v)
+				primary[k] = append(primary[k], s)
+			}
 		}
 	}
 
@@ -146,38 +261,48 @@ func (d *differ) run(sources []*sourceItem, targets []*targetItem) Result {
 	var claims []claim
 	claimed := map[string][]*sourceItem{}
 	for _, s := range sources {
-		switch {
-		case s.link != nil:
-			t := d.byID[s.link.TargetID]
-			if t == nil {
-				res.Changes = append(res.Changes, d.orphan(s))
+		if s.link != nil {
+			if s.link.Status != "" && s.link.Status != state.LinkActive {
 				continue
 			}
-			// The link decides identity; key problems do not matter here.
-			if ch, ok := d.update(s, t, plan.Update, "linked"); ok {
-				res.Changes = append(res.Changes, ch)
-			} else {
-				res.Unchanged++
+			t := byID[s.link.TargetID]
+			if t != nil {
+				t.claimed = true
+			}
+			switch {
+			case t != nil:
+				if ch, ok := d.pair(s, t, plan.Update, "linked"); ok {
+					res.Changes = append(res.Changes, ch)
+				} else {
+					res.Unchanged++
+				}
+			case partial:
+				// The target was not read; nothing can be said about it.
+			case d.twoWay:
+				res.Changes = append(res.Changes, d.deleted(s.link, plan.SideSource, s.rec, s.obj)...)
+			default:
+				res.Changes = append(res.Changes, d.orphan(s))
 			}
 			continue
-		case s.problem != "":
-			res.Changes = append(res.Changes, d.skip(s, s.problem))
+		}
+		if s.problem != "" {
+			res.Changes = append(res.Changes, d.skipSource(s, s.problem))
 			continue
 		}
-		ki, v := primaryKey(s)
+		ki, v := primaryKey(s.keys)
 		if ki < 0 {
-			res.Changes = append(res.Changes, d.skip(s, "no identifier: the record has no value for any match key ("+keyNames(sy)+")"))
+			res.Changes = append(res.Changes, d.skipSource(s, "no identifier: the record has no value for any match key ("+keyNames(sy)+")"))
 			continue
 		}
-		if group := primary[fmt.Sprintf("%d\x00%s", ki, v)]; len(group) > 1 {
-			res.Changes = append(res.Changes, d.skip(s, fmt.Sprintf("ambiguous identity: %s %q is shared by %d source records (%s); resolve the duplicate, bellsync will not guess",
+		if group := primary[indexKey(s.scope, ki, v)]; len(group) > 1 {
+			res.Changes = append(res.Changes, d.skipSource(s, fmt.Sprintf("ambiguous identity: %s %q is shared by %d source records (%s); resolve the duplicate, bellsync will not guess",
 				sy.Match[ki].Name, v, len(group), sourceIDs(group))))
 			continue
 		}
-		t, reason, problem := d.match(s, index, linkedTarget)
+		t, reason, problem := d.match(s, index)
 		switch {
 		case problem != "":
-			res.Changes = append(res.Changes, d.skip(s, problem))
+			res.Changes = append(res.Changes, d.skipSource(s, problem))
 		case t != nil:
 			claims = append(claims, claim{s, t, reason})
 			claimed[t.rec.ID] = append(claimed[t.rec.ID], s)
@@ -186,88 +311,57 @@ func (d *differ) run(sources []*sourceItem, targets []*targetItem) Result {
 		}
 	}
 	for _, c := range claims {
+		c.t.claimed = true
 		if others := claimed[c.t.rec.ID]; len(others) > 1 {
-			res.Changes = append(res.Changes, d.skip(c.s, fmt.Sprintf("ambiguous identity: %d source records (%s) match the same %s record %q; bellsync will not guess",
+			res.Changes = append(res.Changes, d.skipSource(c.s, fmt.Sprintf("ambiguous identity: %d source records (%s) match the same %s record %q; bellsync will not guess",
 				len(others), sourceIDs(others), sy.Target, c.t.rec.ID)))
 			continue
 		}
-		ch, _ := d.update(c.s, c.t, plan.Link, c.reason)
+		ch, _ := d.pair(c.s, c.t, plan.Link, c.reason)
 		res.Changes = append(res.Changes, ch)
+	}
+
+	// Links whose source record is gone: the delete policy decides.
+	if !partial {
+		for i := range d.in.Links {
+			l := &d.in.Links[i]
+			if (l.Status != "" && l.Status != state.LinkActive) || seenSource[l.SourceID] {
+				continue
+			}
+			if t := byID[l.TargetID]; t != nil {
+				t.claimed = true
+				res.Changes = append(res.Changes, d.deleted(l, plan.SideTarget, t.rec, t.obj)...)
+			}
+		}
+	}
+
+	// A two-way sync backfills: targets nobody claimed become new source
+	// records, with the same care about ambiguity.
+	if d.twoWay {
+		res.Changes = append(res.Changes, d.backfill(targets)...)
 	}
 	return res
 }
 
-// evaluate computes a source's match keys. Its mapped fields are computed
-// later, by desire, once the counterpart (if any) is known.
-func (d *differ) evaluate(s *sourceItem) {
+func indexKey(scope string, ki int, v string) string {
+	return fmt.Sprintf("%s\x00%d\x00%s", scope, ki, v)
+}
+
+// keys evaluates a record's match keys; problems make the record unusable
+// for matching (but a linked record does not need them).
+func (d *differ) keys(obj cty.Value, name string, pick func(*config.MatchKey) hcl.Expression) ([][]string, string) {
 	sy := d.in.Sync
-	s.keys = make([][]string, len(sy.Match))
+	keys := make([][]string, len(sy.Match))
 	p := problems{}
 	for ki, k := range sy.Match {
-		vals, err := d.keyValues(k.Source, "source", s.obj)
+		vals, err := d.keyValues(pick(k), name, obj)
 		if err != nil {
-			p.add(err.Error(), fmt.Sprintf("match key %q at %s", k.Name, origin(k.Source.Range())))
+			p.add(err.Error(), fmt.Sprintf("match key %q at %s", k.Name, origin(pick(k).Range())))
 			continue
 		}
-		s.keys[ki] = vals
+		keys[ki] = vals
 	}
-	s.problem = p.String()
-}
-
-// desire evaluates the sync's map for a source. Expressions see `source`
-// and `target`: the counterpart's current fields, or null when the record
-// is about to be created.
-func (d *differ) desire(s *sourceItem, t *targetItem) string {
-	sy := d.in.Sync
-	evalCtx := d.in.EvalContext.NewChild()
-	tobj := cty.NullVal(d.ts.ObjectType())
-	if t != nil {
-		tobj = t.obj
-	}
-	evalCtx.Variables = map[string]cty.Value{"source": s.obj, "target": tobj}
-	s.desired = make(map[string]cty.Value, len(sy.Map))
-	p := problems{}
-	for _, m := range sy.Map {
-		f, _ := d.ts.Field(m.Field)
-		v, diags := m.Expr.Value(evalCtx)
-		if diags.HasErrors() {
-			p.add(diagText(diags), fmt.Sprintf("%s at %s", m.Field, origin(m.Range)))
-			continue
-		}
-		cv, err := conform(f, v)
-		if err != nil {
-			p.add("value does not fit the field: "+err.Error(), fmt.Sprintf("%s at %s", m.Field, origin(m.Range)))
-			continue
-		}
-		s.desired[m.Field] = cv
-	}
-	return p.String()
-}
-
-// problems collects per-record messages, naming each once with every
-// place it came from (an invalid email fails the email key and the email
-// field alike; saying so twice helps nobody).
-type problems struct {
-	order []string
-	where map[string][]string
-}
-
-func (p *problems) add(msg, where string) {
-	if p.where == nil {
-		p.where = map[string][]string{}
-	}
-	if _, ok := p.where[msg]; !ok {
-		p.order = append(p.order, msg)
-	}
-	p.where[msg] = append(p.where[msg], where)
-}
-
-func (p problems) String() string {
-	var parts []string
-	for _, m := range p.order {
-		parts = append(parts, fmt.Sprintf("%s (%s)", m, strings.Join(p.where[m], ", ")))
-	}
-	return strings.Join(parts, "; ")
+	return keys, p.String()
 }
 
 // keyValues evaluates a match key expression to its non-empty strings.
@@ -310,17 +404,25 @@ func (d *differ) keyValues(expr hcl.Expression, name string, obj cty.Value) ([]s
 	return out, nil
 }
 
-// match finds the one target a source identifies, trying keys in order.
-func (d *differ) match(s *sourceItem, index []map[string][]*targetItem, linkedTarget map[string]string) (*targetItem, string, string) {
+// match finds the one target a source identifies, trying keys in order,
+// within the source's scope (its parent, for a child sync).
+func (d *differ) match(s *sourceItem, index map[string][]*targetItem) (*targetItem, string, string) {
 	sy := d.in.Sync
-	primary, _ := primaryKey(s)
+	primary, _ := primaryKey(s.keys)
+	if s.await != nil {
+		// The parent does not exist on the target yet, so neither can a
+		// counterpart under it.
+		return nil, "", ""
+	}
 	for ki, vals := range s.keys {
 		found := map[string]*targetItem{}
-		var via string
+		var order []string
+		via := ""
 		for _, v := range vals {
-			for _, t := range index[ki][v] {
+			for _, t := range index[indexKey(s.scope, ki, v)] {
 				if found[t.rec.ID] == nil {
 					found[t.rec.ID] = t
+					order = append(order, t.rec.ID)
 					via = v
 				}
 			}
@@ -329,155 +431,81 @@ func (d *differ) match(s *sourceItem, index []map[string][]*targetItem, linkedTa
 		case 0:
 			continue
 		case 1:
-			for _, t := range found {
-				if other, ok := linkedTarget[t.rec.ID]; ok && other != s.rec.ID {
-					if ki != primary {
-						// A fallback key (a shared family phone) pointing at
-						// someone else's record says nothing about this one.
-						continue
-					}
-					return nil, "", fmt.Sprintf("ambiguous identity: %s %q matches %s record %q, which is already linked to source record %q; bellsync will not guess",
-						sy.Match[ki].Name, via, sy.Target, t.rec.ID, other)
+			t := found[order[0]]
+			if t.link != nil && t.link.SourceID != s.rec.ID {
+				if ki != primary {
+					// A fallback key (a shared family phone) pointing at
+					// someone else's record says nothing about this one.
+					continue
 				}
-				return t, fmt.Sprintf("matched by %s %q", sy.Match[ki].Name, via), ""
+				return nil, "", fmt.Sprintf("ambiguous identity: %s %q matches %s record %q, which is already linked to source record %q; bellsync will not guess",
+					sy.Match[ki].Name, via, sy.Target, t.rec.ID, t.link.SourceID)
 			}
+			return t, fmt.Sprintf("matched by %s %q", sy.Match[ki].Name, via), ""
 		default:
-			ids := make([]string, 0, len(found))
-			for id := range found {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
+			sort.Strings(order)
 			return nil, "", fmt.Sprintf("ambiguous identity: %s %v matches %d %s records (%s); bellsync will not guess",
-				sy.Match[ki].Name, vals, len(found), sy.Target, strings.Join(ids, ", "))
+				sy.Match[ki].Name, vals, len(found), sy.Target, strings.Join(order, ", "))
 		}
 	}
 	return nil, "", ""
 }
 
-// update diffs a source against its target. It reports false when there
-// is nothing to write (for an existing link); a Link change is returned
-// even without field changes, since adopting the record is itself a write.
-func (d *differ) update(s *sourceItem, t *targetItem, action plan.Action, reason string) (plan.Change, bool) {
+// backfill turns unclaimed, unlinked targets of a two-way sync into source
+// creates.
+func (d *differ) backfill(targets []*targetItem) []plan.Change {
 	sy := d.in.Sync
-	if problem := d.desire(s, t); problem != "" {
-		return d.skip(s, problem), true
-	}
-	var base *Base
-	if s.link != nil {
-		if b, err := DecodeBase(s.link.TargetBase); err == nil {
-			base = &b
-		}
-	}
-	ignore := map[string]bool{}
-	for _, f := range sy.IgnoreChanges {
-		ignore[f] = true
-	}
-	ch := d.change(s, action)
-	ch.Target.ID = t.rec.ID
-	ch.Target.ParentID = t.rec.ParentID
-	ch.Snapshot = digest(d.ts, t.rec)
-	ch.Reason = reason
-	for _, m := range sy.Map {
-		if ignore[m.Field] && action != plan.Link {
+	var out []plan.Change
+	primary := map[string][]*targetItem{}
+	for _, t := range targets {
+		if t.claimed || t.link != nil || t.problem != "" {
 			continue
 		}
-		f, _ := d.ts.Field(m.Field)
-		want, cur := s.desired[m.Field], t.rec.Fields[m.Field]
-		if equal(f, want, cur) {
+		if ki, v := primaryKey(t.keys); ki >= 0 {
+			k := indexKey(t.scope, ki, v)
+			primary[k] = append(primary[k], t)
+		}
+	}
+	for _, t := range targets {
+		if t.claimed || t.link != nil {
 			continue
 		}
-		why := "differs from the source"
-		if base != nil {
-			wrote, seen := base.Wrote[m.Field], base.Seen[m.Field]
-			wroteSame, seenSame := equal(f, want, wrote), equal(f, cur, seen)
-			if wroteSame && seenSame {
-				// The target stores what we wrote in its own form (a
-				// reformatted phone, say): an echo, not a change.
-				continue
+		if d.in.Parents != nil && t.scope == "" && t.await == nil {
+			// Its parent is not linked: it belongs to someone this sync
+			// does not know, and is left alone.
+			continue
+		}
+		if t.problem != "" {
+			out = append(out, d.skipTarget(t, t.problem))
+			continue
+		}
+		ki, v := primaryKey(t.keys)
+		if ki < 0 {
+			out = append(out, d.skipTarget(t, "no identifier: the record has no value for any match key ("+keyNames(sy)+")"))
+			continue
+		}
+		if group := primary[indexKey(t.scope, ki, v)]; len(group) > 1 {
+			ids := make([]string, len(group))
+			for i, g := range group {
+				ids[i] = g.rec.ID
 			}
-			if !wroteSame {
-				why = "source changed"
-			} else {
-				why = "target drifted; the source is authoritative"
-			}
-		}
-		if ignore[m.Field] {
+			sort.Strings(ids)
+			out = append(out, d.skipTarget(t, fmt.Sprintf("ambiguous identity: %s %q is shared by %d %s records (%s); bellsync will not guess",
+				sy.Match[ki].Name, v, len(group), sy.Target, strings.Join(ids, ", "))))
 			continue
 		}
-		ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: want,
-			Origin: origin(m.Range), Reason: why, Sensitive: f.Sensitive})
+		out = append(out, d.createSource(t))
 	}
-	if action == plan.Update && len(ch.Fields) == 0 {
-		return plan.Change{}, false
-	}
-	return ch, true
+	return out
 }
 
-func (d *differ) create(s *sourceItem) plan.Change {
-	if problem := d.desire(s, nil); problem != "" {
-		return d.skip(s, problem)
-	}
-	ch := d.change(s, plan.Create)
-	ch.Reason = "no linked or matching " + d.in.Sync.Target.String() + " record"
-	for _, m := range d.in.Sync.Map {
-		v := s.desired[m.Field]
-		f, _ := d.ts.Field(m.Field)
-		if equal(f, v, cty.NullVal(cty.DynamicPseudoType)) {
-			continue
-		}
-		ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: cty.NullVal(v.Type()), New: v,
-			Origin: origin(m.Range), Reason: "new record", Sensitive: f.Sensitive})
-	}
-	if d.in.KeepSource {
-		ch.Extra = map[string]cty.Value{"source": s.obj}
-	}
-	return ch
-}
-
-func (d *differ) change(s *sourceItem, a plan.Action) plan.Change {
-	sy := d.in.Sync
-	return plan.Change{
-		Sync: sy.Name, Action: a, Side: plan.SideTarget,
-		Source:         plan.Ref{Provider: sy.Source.Provider, Kind: sy.Source.Kind, ID: s.rec.ID, ParentID: s.rec.ParentID},
-		Target:         plan.Ref{Provider: sy.Target.Provider, Kind: sy.Target.Kind},
-		Label:          label(s),
-		Origin:         origin(sy.DeclRange),
-		Desired:        s.desired,
-		SourceSnapshot: digest(d.ss, s.rec),
-	}
-}
-
-func (d *differ) skip(s *sourceItem, problem string) plan.Change {
-	ch := d.change(s, plan.Skip)
-	ch.Problem = problem
-	ch.Desired = nil
-	return ch
-}
-
-func (d *differ) orphan(s *sourceItem) plan.Change {
-	ch := d.change(s, plan.Orphan)
-	ch.Target.ID = s.link.TargetID
-	ch.Problem = fmt.Sprintf("linked %s record %q no longer exists; bellsync leaves it alone (run `bellsync state audit` to review)", d.in.Sync.Target, s.link.TargetID)
-	ch.Desired = nil
-	return ch
-}
-
-func primaryKey(s *sourceItem) (int, string) {
-	for ki, vals := range s.keys {
+func primaryKey(keys [][]string) (int, string) {
+	for ki, vals := range keys {
 		if len(vals) > 0 {
 			return ki, vals[0]
 		}
 	}
 	return -1, ""
-}
-
-func label(s *sourceItem) string {
-	for _, vals := range s.keys {
-		if len(vals) > 0 {
-			return vals[0]
-		}
-	}
-	return ""
 }
 
 func keyNames(sy *config.Sync) string {
@@ -495,13 +523,6 @@ func sourceIDs(items []*sourceItem) string {
 	}
 	sort.Strings(ids)
 	return strings.Join(ids, ", ")
-}
-
-func nonNil(v cty.Value, f providers.Field) cty.Value {
-	if v == cty.NilVal {
-		return cty.NullVal(f.Type)
-	}
-	return v
 }
 
 // origin is the short "file:line" of a config range.
@@ -530,6 +551,32 @@ func diagText(diags hcl.Diagnostics) string {
 			msg = strings.TrimSuffix(msg, ".")
 		}
 		parts = append(parts, msg)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// problems collects per-record messages, naming each once with every
+// place it came from (an invalid email fails the email key and the email
+// field alike; saying so twice helps nobody).
+type problems struct {
+	order []string
+	where map[string][]string
+}
+
+func (p *problems) add(msg, where string) {
+	if p.where == nil {
+		p.where = map[string][]string{}
+	}
+	if _, ok := p.where[msg]; !ok {
+		p.order = append(p.order, msg)
+	}
+	p.where[msg] = append(p.where[msg], where)
+}
+
+func (p problems) String() string {
+	var parts []string
+	for _, m := range p.order {
+		parts = append(parts, fmt.Sprintf("%s (%s)", m, strings.Join(p.where[m], ", ")))
 	}
 	return strings.Join(parts, "; ")
 }

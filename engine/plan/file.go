@@ -30,6 +30,7 @@ type filePlan struct {
 	Complete   bool           `json:"complete"`
 	Unchanged  map[string]int `json:"unchanged,omitempty"`
 	Warnings   []string       `json:"warnings,omitempty"`
+	Blocked    []string       `json:"blocked,omitempty"`
 	Changes    []fileChange   `json:"changes"`
 }
 
@@ -44,10 +45,21 @@ type fileChange struct {
 	Origin         string          `json:"origin,omitempty"`
 	Problem        string          `json:"problem,omitempty"`
 	Fields         []fileField     `json:"fields,omitempty"`
+	Reverse        []fileField     `json:"reverse,omitempty"`
+	Await          *ParentWait     `json:"await,omitempty"`
+	FollowUps      []fileFollowUp  `json:"follow_ups,omitempty"`
 	Desired        json.RawMessage `json:"desired,omitempty"`
 	Extra          json.RawMessage `json:"extra,omitempty"`
 	Snapshot       string          `json:"snapshot,omitempty"`
 	SourceSnapshot string          `json:"source_snapshot,omitempty"`
+}
+
+type fileFollowUp struct {
+	Rule     string      `json:"rule"`
+	Provider string      `json:"provider"`
+	Kind     string      `json:"kind"`
+	Fields   []fileField `json:"fields,omitempty"`
+	Origin   string      `json:"origin,omitempty"`
 }
 
 type fileField struct {
@@ -63,23 +75,26 @@ type fileField struct {
 // plan holds client records.
 func (p *Plan) Save(path string) error {
 	fp := filePlan{Format: fileFormat, Version: fileVersion, ConfigHash: p.ConfigHash, ConfigFile: p.ConfigFile,
-		CreatedAt: p.CreatedAt, Complete: p.Complete, Unchanged: p.Unchanged, Warnings: p.Warnings}
+		CreatedAt: p.CreatedAt, Complete: p.Complete, Unchanged: p.Unchanged, Warnings: p.Warnings, Blocked: p.Blocked}
 	for _, ch := range p.Changes {
 		fc := fileChange{Sync: ch.Sync, Action: ch.Action.String(), Side: ch.Side, Source: ch.Source,
 			Target: ch.Target, Label: ch.Label, Reason: ch.Reason, Origin: ch.Origin, Problem: ch.Problem,
 			Snapshot: ch.Snapshot, SourceSnapshot: ch.SourceSnapshot}
-		for _, f := range ch.Fields {
-			old, err := typedJSON(f.Old)
-			if err != nil {
-				return fmt.Errorf("save plan: field %s: %w", f.Field, err)
-			}
-			nw, err := typedJSON(f.New)
-			if err != nil {
-				return fmt.Errorf("save plan: field %s: %w", f.Field, err)
-			}
-			fc.Fields = append(fc.Fields, fileField{Field: f.Field, Old: old, New: nw, Origin: f.Origin, Reason: f.Reason, Sensitive: f.Sensitive})
-		}
 		var err error
+		if fc.Fields, err = toFileFields(ch.Fields); err != nil {
+			return err
+		}
+		if fc.Reverse, err = toFileFields(ch.Reverse); err != nil {
+			return err
+		}
+		fc.Await = ch.Await
+		for _, fu := range ch.FollowUps {
+			ff, err := toFileFields(fu.Fields)
+			if err != nil {
+				return err
+			}
+			fc.FollowUps = append(fc.FollowUps, fileFollowUp{Rule: fu.Rule, Provider: fu.Provider, Kind: fu.Kind, Fields: ff, Origin: fu.Origin})
+		}
 		if fc.Desired, err = typedMap(ch.Desired); err != nil {
 			return fmt.Errorf("save plan: %w", err)
 		}
@@ -142,7 +157,7 @@ func Read(r io.Reader) (*Plan, error) {
 		return nil, fmt.Errorf("plan file version %d is not supported by this bellsync (wants %d); make a new plan", fp.Version, fileVersion)
 	}
 	p := &Plan{ConfigHash: fp.ConfigHash, ConfigFile: fp.ConfigFile, CreatedAt: fp.CreatedAt,
-		Complete: fp.Complete, Unchanged: fp.Unchanged, Warnings: fp.Warnings}
+		Complete: fp.Complete, Unchanged: fp.Unchanged, Warnings: fp.Warnings, Blocked: fp.Blocked}
 	for i, fc := range fp.Changes {
 		a, ok := ParseAction(fc.Action)
 		if !ok {
@@ -151,18 +166,21 @@ func Read(r io.Reader) (*Plan, error) {
 		ch := Change{Sync: fc.Sync, Action: a, Side: fc.Side, Source: fc.Source, Target: fc.Target,
 			Label: fc.Label, Reason: fc.Reason, Origin: fc.Origin, Problem: fc.Problem,
 			Snapshot: fc.Snapshot, SourceSnapshot: fc.SourceSnapshot}
-		for _, ff := range fc.Fields {
-			old, err := fromTyped(ff.Old)
-			if err != nil {
-				return nil, fmt.Errorf("change %d field %s: %w", i, ff.Field, err)
-			}
-			nw, err := fromTyped(ff.New)
-			if err != nil {
-				return nil, fmt.Errorf("change %d field %s: %w", i, ff.Field, err)
-			}
-			ch.Fields = append(ch.Fields, FieldChange{Field: ff.Field, Old: old, New: nw, Origin: ff.Origin, Reason: ff.Reason, Sensitive: ff.Sensitive})
-		}
 		var err error
+		if ch.Fields, err = fromFileFields(fc.Fields); err != nil {
+			return nil, fmt.Errorf("change %d: %w", i, err)
+		}
+		if ch.Reverse, err = fromFileFields(fc.Reverse); err != nil {
+			return nil, fmt.Errorf("change %d: %w", i, err)
+		}
+		ch.Await = fc.Await
+		for _, fu := range fc.FollowUps {
+			fields, err := fromFileFields(fu.Fields)
+			if err != nil {
+				return nil, fmt.Errorf("change %d: %w", i, err)
+			}
+			ch.FollowUps = append(ch.FollowUps, FollowUp{Rule: fu.Rule, Provider: fu.Provider, Kind: fu.Kind, Fields: fields, Origin: fu.Origin})
+		}
 		if ch.Desired, err = fromTypedMap(fc.Desired); err != nil {
 			return nil, fmt.Errorf("change %d: %w", i, err)
 		}
@@ -174,8 +192,42 @@ func Read(r io.Reader) (*Plan, error) {
 	return p, nil
 }
 
+func toFileFields(fields []FieldChange) ([]fileField, error) {
+	var out []fileField
+	for _, f := range fields {
+		old, err := typedJSON(f.Old)
+		if err != nil {
+			return nil, fmt.Errorf("save plan: field %s: %w", f.Field, err)
+		}
+		nw, err := typedJSON(f.New)
+		if err != nil {
+			return nil, fmt.Errorf("save plan: field %s: %w", f.Field, err)
+		}
+		out = append(out, fileField{Field: f.Field, Old: old, New: nw, Origin: f.Origin, Reason: f.Reason, Sensitive: f.Sensitive})
+	}
+	return out, nil
+}
+
+func fromFileFields(fields []fileField) ([]FieldChange, error) {
+	var out []FieldChange
+	for _, ff := range fields {
+		old, err := fromTyped(ff.Old)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", ff.Field, err)
+		}
+		nw, err := fromTyped(ff.New)
+		if err != nil {
+			return nil, fmt.Errorf("field %s: %w", ff.Field, err)
+		}
+		out = append(out, FieldChange{Field: ff.Field, Old: old, New: nw, Origin: ff.Origin, Reason: ff.Reason, Sensitive: ff.Sensitive})
+	}
+	return out, nil
+}
+
 func typedJSON(v cty.Value) (json.RawMessage, error) {
-	if v == cty.NilVal {
+	if v == cty.NilVal || !v.IsWhollyKnown() {
+		// Unknown values (an on_create field that needs the new record's
+		// id) are computed again at apply time.
 		v = cty.NullVal(cty.DynamicPseudoType)
 	}
 	return ctyjson.Marshal(v, cty.DynamicPseudoType)

@@ -136,9 +136,40 @@ type Change struct {
 	Snapshot string
 	// SourceSnapshot is a digest of the source record as planned.
 	SourceSnapshot string
-	// Extra carries engine data the change needs at apply time (the
-	// source record's fields for on_create rules, parent links).
+	// Reverse are the writes to the source side of a two-way pair, made in
+	// the same change so both sides are re-based together.
+	Reverse []FieldChange
+	// Await, for a child record whose parent is created earlier in the same
+	// apply, names the parent link to wait for; the written side's
+	// ParentID is filled in from it at apply time.
+	Await *ParentWait
+	// FollowUps are on_create rules that fire once the record exists (the
+	// welcome task). Their fields may be unknown until then.
+	FollowUps []FollowUp
+	// Extra carries engine data the change needs at apply time: the
+	// records as planned ("source", "target"), for re-basing after the
+	// write.
 	Extra map[string]cty.Value
+}
+
+// ParentWait names the link a child change depends on: the parent sync's
+// link whose By side has the given ID. The child's parent is the other end
+// of that link, known once the parent's create has been applied.
+type ParentWait struct {
+	Sync string `json:"sync"`
+	ID   string `json:"id"`
+	By   Side   `json:"by"`
+}
+
+// FollowUp is an on_create rule planned for a new record.
+type FollowUp struct {
+	// Rule identifies the rule for once-only bookkeeping
+	// ("contacts/on_create/0").
+	Rule     string
+	Provider string
+	Kind     string
+	Fields   []FieldChange
+	Origin   string
 }
 
 // Counts summarises a plan.
@@ -166,6 +197,9 @@ type Plan struct {
 	Complete bool
 	// Warnings are plan-wide notes (not per record).
 	Warnings []string
+	// Blocked lists reasons the plan must not be applied as it is (the
+	// mass-delete guard); apply refuses it unless told to allow them.
+	Blocked []string
 }
 
 // Counts tallies the plan.
@@ -193,6 +227,17 @@ func (p *Plan) Counts() Counts {
 		c.Unchanged += n
 	}
 	return c
+}
+
+// Sync returns the changes of one sync.
+func (p *Plan) Sync(name string) []Change {
+	var out []Change
+	for _, ch := range p.Changes {
+		if ch.Sync == name {
+			out = append(out, ch)
+		}
+	}
+	return out
 }
 
 // HasChanges reports whether applying the plan would write anything.

@@ -111,41 +111,25 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 			}
 			fmt.Fprintf(&b, "  %s\n", pt.paint(ansiDim, "# "+why))
 		}
-		if len(ch.Fields) == 0 {
-			fmt.Fprintf(&b, "  %s %s\n\n", pt.paint(col, sym), addr)
-			continue
-		}
-		fmt.Fprintf(&b, "  %s %s {\n", pt.paint(col, sym), addr)
-		width := 0
-		for _, f := range ch.Fields {
-			width = max2(width, len(f.Field))
-		}
-		for _, f := range ch.Fields {
-			fsym, fcol := "~", ansiYellow
-			val := ""
-			switch {
-			case f.Old.IsNull() || ch.Action == Create:
-				fsym, fcol = "+", ansiGreen
-				val = show(f.New, f.Sensitive, max)
-			case f.New.IsNull():
-				fsym, fcol = "-", ansiRed
-				val = show(f.Old, f.Sensitive, max) + " -> null"
-			default:
-				val = show(f.Old, f.Sensitive, max) + " -> " + show(f.New, f.Sensitive, max)
+		if len(ch.Fields) == 0 && len(ch.FollowUps) == 0 {
+			fmt.Fprintf(&b, "  %s %s\n", pt.paint(col, sym), addr)
+		} else {
+			fmt.Fprintf(&b, "  %s %s {\n", pt.paint(col, sym), addr)
+			writeFields(&b, pt, ch.Fields, ch.Action == Create, max, "      ")
+			for _, fu := range ch.FollowUps {
+				fmt.Fprintf(&b, "      %s then %s.%s%s {\n", pt.paint(ansiGreen, "+"), fu.Provider, fu.Kind,
+					pt.paint(ansiDim, "  # on_create, "+fu.Origin+", once per new link"))
+				writeFields(&b, pt, fu.Fields, true, max, "          ")
+				b.WriteString("        }\n")
 			}
-			note := f.Origin
-			if f.Reason != "" {
-				if note != "" {
-					note += ", "
-				}
-				note += f.Reason
-			}
-			if note != "" {
-				note = pt.paint(ansiDim, "  # "+note)
-			}
-			fmt.Fprintf(&b, "      %s %-*s = %s%s\n", pt.paint(fcol, fsym), width, f.Field, val, note)
+			b.WriteString("    }\n")
 		}
-		b.WriteString("    }\n\n")
+		if len(ch.Reverse) > 0 {
+			fmt.Fprintf(&b, "  %s %s {\n", pt.paint(ansiYellow, "~"), ch.Source.String())
+			writeFields(&b, pt, ch.Reverse, false, max, "      ")
+			b.WriteString("    }\n")
+		}
+		b.WriteString("\n")
 	}
 	if len(problems) > 0 {
 		b.WriteString(pt.paint(ansiBold+ansiRed, "Records that cannot be synced (left alone):") + "\n")
@@ -156,6 +140,9 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 	}
 	for _, w := range p.Warnings {
 		fmt.Fprintf(&b, "%s %s\n", pt.paint(ansiYellow, "Warning:"), w)
+	}
+	for _, bl := range p.Blocked {
+		fmt.Fprintf(&b, "%s %s\n", pt.paint(ansiRed, "Error:"), bl)
 	}
 	if !p.Complete {
 		b.WriteString(pt.paint(ansiRed, "Error:") + " a listing failed or was cut short; this plan is incomplete and cannot be applied.\n")
@@ -175,6 +162,38 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func writeFields(b *strings.Builder, pt painter, fields []FieldChange, create bool, max int, indent string) {
+	width := 0
+	for _, f := range fields {
+		width = max2(width, len(f.Field))
+	}
+	for _, f := range fields {
+		fsym, fcol := "~", ansiYellow
+		val := ""
+		switch {
+		case f.Old.IsNull() || create:
+			fsym, fcol = "+", ansiGreen
+			val = show(f.New, f.Sensitive, max)
+		case f.New.IsNull():
+			fsym, fcol = "-", ansiRed
+			val = show(f.Old, f.Sensitive, max) + " -> null"
+		default:
+			val = show(f.Old, f.Sensitive, max) + " -> " + show(f.New, f.Sensitive, max)
+		}
+		note := f.Origin
+		if f.Reason != "" {
+			if note != "" {
+				note += ", "
+			}
+			note += f.Reason
+		}
+		if note != "" {
+			note = pt.paint(ansiDim, "  # "+note)
+		}
+		fmt.Fprintf(b, "%s%s %-*s = %s%s\n", indent, pt.paint(fcol, fsym), width, f.Field, val, note)
+	}
 }
 
 // written is the ref of the record the change writes.
@@ -279,6 +298,7 @@ type jsonPlan struct {
 	Complete      bool         `json:"complete"`
 	Changes       []jsonChange `json:"changes"`
 	Warnings      []string     `json:"warnings,omitempty"`
+	Blocked       []string     `json:"blocked,omitempty"`
 	Summary       jsonSummary  `json:"summary"`
 }
 
@@ -302,8 +322,17 @@ type jsonChange struct {
 	Label   string      `json:"label,omitempty"`
 	Reason  string      `json:"reason,omitempty"`
 	Origin  string      `json:"origin,omitempty"`
-	Problem string      `json:"problem,omitempty"`
-	Fields  []jsonField `json:"fields,omitempty"`
+	Problem   string         `json:"problem,omitempty"`
+	Fields    []jsonField    `json:"fields,omitempty"`
+	Reverse   []jsonField    `json:"reverse,omitempty"`
+	FollowUps []jsonFollowUp `json:"follow_ups,omitempty"`
+}
+
+type jsonFollowUp struct {
+	Provider string      `json:"provider"`
+	Kind     string      `json:"kind"`
+	Origin   string      `json:"origin,omitempty"`
+	Fields   []jsonField `json:"fields,omitempty"`
 }
 
 type jsonField struct {
@@ -320,15 +349,16 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	c := p.Counts()
 	out := jsonPlan{
 		FormatVersion: "1", ConfigFile: p.ConfigFile, ConfigHash: p.ConfigHash, Complete: p.Complete,
-		Changes: []jsonChange{}, Warnings: p.Warnings,
+		Changes: []jsonChange{}, Warnings: p.Warnings, Blocked: p.Blocked,
 		Summary: jsonSummary(c),
 	}
 	for _, ch := range p.Changes {
 		jc := jsonChange{Sync: ch.Sync, Action: ch.Action.String(), Side: ch.Side, Source: ch.Source, Target: ch.Target,
 			Label: ch.Label, Reason: ch.Reason, Origin: ch.Origin, Problem: ch.Problem}
-		for _, f := range ch.Fields {
-			jc.Fields = append(jc.Fields, jsonField{Field: f.Field, Old: plainJSON(f.Old, f.Sensitive),
-				New: plainJSON(f.New, f.Sensitive), Origin: f.Origin, Reason: f.Reason})
+		jc.Fields = jsonFields(ch.Fields)
+		jc.Reverse = jsonFields(ch.Reverse)
+		for _, fu := range ch.FollowUps {
+			jc.FollowUps = append(jc.FollowUps, jsonFollowUp{Provider: fu.Provider, Kind: fu.Kind, Origin: fu.Origin, Fields: jsonFields(fu.Fields)})
 		}
 		out.Changes = append(out.Changes, jc)
 	}
@@ -338,12 +368,24 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	return enc.Encode(out)
 }
 
+func jsonFields(fields []FieldChange) []jsonField {
+	var out []jsonField
+	for _, f := range fields {
+		out = append(out, jsonField{Field: f.Field, Old: plainJSON(f.Old, f.Sensitive),
+			New: plainJSON(f.New, f.Sensitive), Origin: f.Origin, Reason: f.Reason})
+	}
+	return out
+}
+
 func plainJSON(v cty.Value, sensitive bool) json.RawMessage {
 	if sensitive {
 		return json.RawMessage(`"(sensitive)"`)
 	}
 	if v == cty.NilVal || v.IsNull() {
 		return json.RawMessage("null")
+	}
+	if !v.IsWhollyKnown() {
+		return json.RawMessage(`"(known after apply)"`)
 	}
 	b, err := ctyjson.SimpleJSONValue{Value: v}.MarshalJSON()
 	if err != nil {

@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/bellsync/bellsync/engine/config"
+	"github.com/bellsync/bellsync/engine/diff"
+	"github.com/bellsync/bellsync/providers"
+	"github.com/hashicorp/hcl/v2"
+)
+
+// bind resolves a sync's resources and checks everything that needs the
+// provider schemas: field names in expressions, writable fields,
+// capabilities for the direction and the delete policy, two-way ownership,
+// parent syncs and on_create rules. Each problem is a diagnostic at the
+// line that causes it.
+func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	src, d := ws.resource(sy.Source)
+	diags = append(diags, d...)
+	tgt, d := ws.resource(sy.Target)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	ss, ts := src.Schema(), tgt.Schema()
+	errAt := func(rng hcl.Range, summary, detail string, args ...any) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+			Detail: fmt.Sprintf(detail, args...), Subject: rng.Ptr()})
+	}
+	need := func(ok bool, ref config.Ref, what string) {
+		if !ok {
+			errAt(ref.Range, "Provider lacks a capability this sync needs", "%s cannot %s, which sync %q needs.", ref, what, sy.Name)
+		}
+	}
+	twoWay := sy.Direction == "two_way"
+	need(ss.Caps.List, sy.Source, "list records")
+	need(ts.Caps.List, sy.Target, "list records")
+	need(ts.Caps.Create, sy.Target, "create records")
+	need(ts.Caps.Update, sy.Target, "update records")
+	if twoWay {
+		need(ss.Caps.Create, sy.Source, "create records")
+		need(ss.Caps.Update, sy.Source, "update records")
+	}
+	checkMap := func(ms []*config.Mapping, written providers.Schema, ref config.Ref) {
+		for _, m := range ms {
+			f, ok := written.Field(m.Field)
+			switch {
+			case !ok:
+				errAt(m.Range, "Unknown field", "%s has no field %q. Its writable fields are: %s.", ref, m.Field, fieldNames(written, true))
+			case f.ReadOnly:
+				errAt(m.Range, "Read-only field", "%s field %q is set by the API and cannot be written; remove it from the map.", ref, m.Field)
+			}
+			diags = append(diags, checkRefs(m.Expr, "source", ss, sy.Source)...)
+			diags = append(diags, checkRefs(m.Expr, "target", ts, sy.Target)...)
+		}
+	}
+	checkMap(sy.Map, ts, sy.Target)
+	checkMap(sy.ReverseMap, ss, sy.Source)
+	for _, k := range sy.Match {
+		diags = append(diags, checkRefs(k.Source, "source", ss, sy.Source)...)
+		diags = append(diags, checkRefs(k.Target, "target", ts, sy.Target)...)
+	}
+	if len(sy.Match) == 0 {
+		errAt(sy.DeclRange, "Missing match block",
+			"Sync %q needs a match block with at least one key, so bellsync can find a record's counterpart instead of creating a duplicate.", sy.Name)
+	}
+	diags = append(diags, checkOwnership(sy)...)
+	diags = append(diags, checkDeletes(sy, ss, ts)...)
+
+	b := &binding{sync: sy, source: src, target: tgt}
+	if sy.Parent != "" {
+		parent, ok := bound[sy.Parent]
+		switch {
+		case !ok:
+			errAt(sy.ParentRange, "Parent sync not usable", "Sync %q names parent sync %q, which has errors of its own; fix those first.", sy.Name, sy.Parent)
+		case ss.Parent == "" || ts.Parent == "":
+			errAt(sy.ParentRange, "Not a child kind", "%s or %s has no parent kind, so sync %q cannot follow a parent sync; remove parent.", sy.Source, sy.Target, sy.Name)
+		default:
+			ps, pt := parent.sync.Source, parent.sync.Target
+			straight := sy.Source.Provider == ps.Provider && sy.Target.Provider == pt.Provider
+			flipped := sy.Source.Provider == pt.Provider && sy.Target.Provider == ps.Provider
+			if !straight && !flipped {
+				errAt(sy.ParentRange, "Parent sync does not pair these parents",
+					"Sync %q moves records between %s and %s, but its parent sync %q links %s and %s.",
+					sy.Name, sy.Source.Provider, sy.Target.Provider, sy.Parent, ps.Provider, pt.Provider)
+			}
+			b.flipped = flipped && !straight
+		}
+	} else if ss.Parent != "" || ts.Parent != "" {
+		errAt(sy.DeclRange, "Missing parent sync",
+			"%s and %s live under a parent record; add parent = sync.NAME naming the sync that links their parents.", sy.Source, sy.Target)
+	}
+
+	var rules []diff.Rule
+	for i, r := range sy.OnCreate {
+		p, ok := ws.providers[r.Provider]
+		if !ok || r.Provider != sy.Target.Provider {
+			errAt(r.DeclRange, "Invalid on_create rule", "An on_create rule creates records on the side a record was just created on, %s; %q is not it.", sy.Target.Provider, r.Provider)
+			continue
+		}
+		res, err := p.Resource(r.Kind)
+		if err != nil {
+			errAt(r.DeclRange, "Invalid on_create rule", "%s has no resource kind %q.", r.Provider, r.Kind)
+			continue
+		}
+		rs := res.Schema()
+		if rs.Parent != ts.Kind {
+			errAt(r.DeclRange, "Invalid on_create rule", "%s.%s records do not live under %s records, so they cannot follow one's creation.", r.Provider, r.Kind, sy.Target)
+			continue
+		}
+		for _, a := range r.Attrs {
+			f, ok := rs.Field(a.Field)
+			if !ok || f.ReadOnly {
+				errAt(a.Range, "Unknown field", "%s.%s has no writable field %q. Its writable fields are: %s.", r.Provider, r.Kind, a.Field, fieldNames(rs, true))
+			}
+			diags = append(diags, checkRefs(a.Expr, "source", ss, sy.Source)...)
+			diags = append(diags, checkRefs(a.Expr, "target", ts, sy.Target)...)
+		}
+		rules = append(rules, diff.Rule{ID: fmt.Sprintf("%s/on_create/%d", sy.Name, i), Config: r, Resource: res})
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	b.input = diff.Input{Sync: sy, Source: src, Target: tgt, Rules: rules,
+		EvalContext: config.EvalContext(nil, ws.Config.BaseDir)}
+	return b, diags
+}
+
+// checkOwnership enforces that every field a two-way sync can write from
+// both sides has a rule: an owner, or the sync's conflict rule.
+func checkOwnership(sy *config.Sync) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	mapped := map[string]*config.Mapping{}
+	for _, m := range sy.Map {
+		mapped[m.Field] = m
+	}
+	for name, rng := range sy.OwnershipRanges {
+		if _, ok := mapped[name]; !ok {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ownership of an unmapped field",
+				Detail: fmt.Sprintf("%q is not set by the map block, so it cannot be owned; ownership entries are keyed by the map's field names.", name), Subject: rng.Ptr()})
+		}
+	}
+	if sy.Direction != "two_way" || sy.Conflict != "" {
+		return diags
+	}
+	var both []string
+	for _, m := range sy.ReverseMap {
+		for _, f := range diff.ReadFields(m.Expr, "target") {
+			if _, ok := mapped[f]; ok && sy.Ownership[f] == "" {
+				both = append(both, fmt.Sprintf("%s (reverse_map %s at line %d)", f, m.Field, m.Range.Start.Line))
+			}
+		}
+	}
+	if len(both) > 0 {
+		sort.Strings(both)
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Field writable from both sides without a rule",
+			Detail: fmt.Sprintf("Sync %q writes %s from both sides, and nothing says which side wins when both change it. "+
+				"Add conflict = \"source_wins\", \"target_wins\" or \"newest_wins\", or an ownership { FIELD = \"source\" | \"target\" } entry.",
+				sy.Name, strings.Join(both, ", ")),
+			Subject: sy.DirectionRange.Ptr()})
+	}
+	return diags
+}
+
+// checkDeletes rejects a delete policy the written side cannot carry out,
+// and hard deletes that cascade unless explicitly allowed.
+func checkDeletes(sy *config.Sync, ss, ts providers.Schema) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	sides := []struct {
+		s   providers.Schema
+		ref config.Ref
+	}{{ts, sy.Target}}
+	if sy.Direction == "two_way" {
+		sides = append(sides, struct {
+			s   providers.Schema
+			ref config.Ref
+		}{ss, sy.Source})
+	}
+	for _, side := range sides {
+		switch sy.OnDelete {
+		case "suspend":
+			archive := sy.Suspend == nil || sy.Suspend.Archive
+			_, hasTags := side.s.Field("tags")
+			tags := sy.Suspend != nil && len(sy.Suspend.TagsAdd) > 0
+			if !(archive && side.s.Caps.Archive) && !(tags && hasTags) {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Delete policy not possible",
+					Detail: fmt.Sprintf("on_delete = \"suspend\" needs %s to have an archive flag or a tags field for suspend { tags_add = [...] }; it has neither configured. Add a suspend block with tags_add, or choose retain.", side.ref),
+					Subject: sy.OnDeleteRange.Ptr()})
+			}
+		case "delete":
+			if !side.s.Caps.Delete {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Delete policy not possible",
+					Detail: fmt.Sprintf("%s cannot delete records; choose retain or suspend.", side.ref), Subject: sy.OnDeleteRange.Ptr()})
+			} else if side.s.DeleteCascades && !sy.AllowCascadingDelete {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Hard delete that cannot be undone",
+					Detail: fmt.Sprintf("Deleting a %s record also deletes what hangs off it and cannot be undone. Use on_delete = \"suspend\" (it keeps the history), or set allow_cascading_delete = true if you really mean it.", side.ref),
+					Subject: sy.OnDeleteRange.Ptr()})
+			}
+		}
+	}
+	return diags
+}
+
+func (ws *Workspace) resource(ref config.Ref) (providers.Resource, hcl.Diagnostics) {
+	p, ok := ws.providers[ref.Provider]
+	if !ok {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown provider",
+			Detail:  fmt.Sprintf("No provider %q block is configured; add one or fix the reference.", ref.Provider),
+			Subject: ref.Range.Ptr()}}
+	}
+	r, err := p.Resource(ref.Kind)
+	if err != nil {
+		var kinds []string
+		for _, s := range p.Kinds() {
+			kinds = append(kinds, ref.Provider+"."+s.Kind)
+		}
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown resource kind",
+			Detail:  fmt.Sprintf("%s does not exist. Available: %s.", ref, strings.Join(kinds, ", ")),
+			Subject: ref.Range.Ptr()}}
+	}
+	return r, nil
+}
+
+// checkRefs reports references like source.emial that name no field, so a
+// typo fails validation instead of mapping every record to null.
+func checkRefs(expr hcl.Expression, root string, s providers.Schema, ref config.Ref) hcl.Diagnostics {
+	if expr == nil {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	obj := s.ObjectType()
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != root || len(tr) < 2 {
+			continue
+		}
+		attr, ok := tr[1].(hcl.TraverseAttr)
+		if !ok {
+			continue
+		}
+		if !obj.HasAttribute(attr.Name) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown field",
+				Detail:  fmt.Sprintf("%s records have no field %q. Fields: %s.", ref, attr.Name, fieldNames(s, false)),
+				Subject: tr.SourceRange().Ptr()})
+		}
+	}
+	return diags
+}
+
+func fieldNames(s providers.Schema, writable bool) string {
+	var n []string
+	for _, f := range s.Fields {
+		if writable && f.ReadOnly {
+			continue
+		}
+		n = append(n, f.Name)
+	}
+	if !writable {
+		n = append(n, "id", "parent_id", "updated_at")
+	}
+	return strings.Join(n, ", ")
+}

@@ -1,0 +1,355 @@
+package diff
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bellsync/bellsync/engine/config"
+	"github.com/bellsync/bellsync/engine/plan"
+	"github.com/bellsync/bellsync/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// desire evaluates the sync's maps for a pair of records. The map sees
+// `source` and `target` (null when the target is about to be created); the
+// reverse map of a two-way sync sees the same two.
+func (d *differ) desire(sobj, tobj cty.Value) (fwd, rev map[string]cty.Value, problem string) {
+	sy := d.in.Sync
+	evalCtx := d.in.EvalContext.NewChild()
+	evalCtx.Variables = map[string]cty.Value{"source": sobj, "target": tobj}
+	p := problems{}
+	eval := func(ms []*config.Mapping, s providers.Schema) map[string]cty.Value {
+		out := make(map[string]cty.Value, len(ms))
+		for _, m := range ms {
+			f, _ := s.Field(m.Field)
+			v, diags := m.Expr.Value(evalCtx)
+			if diags.HasErrors() {
+				p.add(diagText(diags), fmt.Sprintf("%s at %s", m.Field, origin(m.Range)))
+				continue
+			}
+			cv, err := conform(f, v)
+			if err != nil {
+				p.add("value does not fit the field: "+err.Error(), fmt.Sprintf("%s at %s", m.Field, origin(m.Range)))
+				continue
+			}
+			out[m.Field] = cv
+		}
+		return out
+	}
+	fwd = eval(sy.Map, d.ts)
+	if d.twoWay {
+		rev = eval(sy.ReverseMap, d.ss)
+	}
+	return fwd, rev, p.String()
+}
+
+func (d *differ) nullTarget() cty.Value { return cty.NullVal(d.ts.ObjectType()) }
+func (d *differ) nullSource() cty.Value { return cty.NullVal(d.ss.ObjectType()) }
+
+// pair diffs a source against its counterpart. It reports false when
+// there is nothing to write for an existing link; a Link change is returned
+// even without field changes, since recording the link is itself a write.
+func (d *differ) pair(s *sourceItem, t *targetItem, action plan.Action, reason string) (plan.Change, bool) {
+	sy := d.in.Sync
+	fwd, rev, problem := d.desire(s.obj, t.obj)
+	if problem != "" {
+		return d.skipSource(s, problem), true
+	}
+	var baseT, baseS *Base
+	if s.link != nil {
+		if b, err := DecodeBase(s.link.TargetBase); err == nil {
+			baseT = &b
+		}
+		if b, err := DecodeBase(s.link.SourceBase); err == nil {
+			baseS = &b
+		}
+	}
+	ignore := map[string]bool{}
+	for _, f := range sy.IgnoreChanges {
+		ignore[f] = true
+	}
+	srcNewer := newer(s.rec.UpdatedAt, t.rec.UpdatedAt)
+	ch := d.change(s, action)
+	ch.Target.ID, ch.Target.ParentID = t.rec.ID, t.rec.ParentID
+	ch.Snapshot = digest(d.ts, t.rec)
+	ch.Reason = reason
+	ch.Desired = fwd
+	ch.Extra = map[string]cty.Value{"source": s.obj, "target": t.obj}
+	for _, m := range sy.Map {
+		if ignore[m.Field] {
+			continue
+		}
+		f, _ := d.ts.Field(m.Field)
+		want, cur := fwd[m.Field], t.rec.Fields[m.Field]
+		if equal(f, want, cur) {
+			continue
+		}
+		if ok, why := d.forward(m.Field, f, want, cur, baseT, srcNewer); ok {
+			ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: want,
+				Origin: origin(m.Range), Reason: why, Sensitive: f.Sensitive})
+		}
+	}
+	for _, m := range sy.ReverseMap {
+		f, _ := d.ss.Field(m.Field)
+		want, cur := rev[m.Field], s.rec.Fields[m.Field]
+		if equal(f, want, cur) {
+			continue
+		}
+		if ok, why := d.reverse(m.Field, f, want, cur, baseS, srcNewer); ok {
+			ch.Reverse = append(ch.Reverse, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: want,
+				Origin: origin(m.Range), Reason: why, Sensitive: f.Sensitive})
+		}
+	}
+	if action == plan.Update && len(ch.Fields) == 0 && len(ch.Reverse) == 0 {
+		return plan.Change{}, false
+	}
+	return ch, true
+}
+
+// newer reports whether the source record changed after the target; an
+// unknown time (GHL tasks and notes have none) counts as older.
+func newer(src, tgt time.Time) bool {
+	switch {
+	case src.IsZero():
+		return false
+	case tgt.IsZero():
+		return true
+	}
+	return src.After(tgt)
+}
+
+func (d *differ) owner(targetField string) string { return d.in.Sync.Ownership[targetField] }
+
+func (d *differ) ownerOrigin(targetField string) string {
+	return origin(d.in.Sync.OwnershipRanges[targetField])
+}
+
+// winner applies the sync's conflict rule.
+func (d *differ) winner(srcNewer bool) (source bool, why string) {
+	rule := d.in.Sync.Conflict
+	at := origin(d.in.Sync.ConflictRange)
+	switch rule {
+	case "target_wins":
+		return false, fmt.Sprintf("conflict resolved by conflict = target_wins (%s)", at)
+	case "newest_wins":
+		if srcNewer {
+			return true, fmt.Sprintf("conflict resolved by conflict = newest_wins: the source changed last (%s)", at)
+		}
+		return false, fmt.Sprintf("conflict resolved by conflict = newest_wins: the target changed last (%s)", at)
+	}
+	return true, fmt.Sprintf("conflict resolved by conflict = source_wins (%s)", at)
+}
+
+// forward decides whether a mapped field is written to the target.
+func (d *differ) forward(name string, f providers.Field, want, cur cty.Value, base *Base, srcNewer bool) (bool, string) {
+	owner := d.owner(name)
+	if owner == "target" {
+		return false, ""
+	}
+	if !d.twoWay || !d.shared[name] || owner == "source" {
+		if base == nil {
+			return true, "differs from the source"
+		}
+		wroteSame, seenSame := equal(f, want, base.Wrote[name]), equal(f, cur, base.Seen[name])
+		switch {
+		case wroteSame && seenSame:
+			// The target stores what we wrote in its own form (a
+			// reformatted phone, say): an echo, not a change.
+			return false, ""
+		case !wroteSame:
+			return true, "source changed"
+		case owner == "source":
+			return true, fmt.Sprintf("target drifted; the field is owned by the source (%s)", d.ownerOrigin(name))
+		}
+		return true, "target drifted; the source is authoritative"
+	}
+	if base == nil {
+		src, why := d.winner(srcNewer)
+		return src, "new link, values differ; " + why
+	}
+	srcChanged, tgtChanged := !equal(f, want, base.Wrote[name]), !equal(f, cur, base.Seen[name])
+	switch {
+	case srcChanged && !tgtChanged:
+		return true, "source changed"
+	case srcChanged && tgtChanged:
+		src, why := d.winner(srcNewer)
+		return src, "both sides changed; " + why
+	}
+	return false, ""
+}
+
+// reverse decides whether a reverse-mapped field is written to the source.
+func (d *differ) reverse(name string, f providers.Field, want, cur cty.Value, base *Base, srcNewer bool) (bool, string) {
+	shared, owner := false, ""
+	for _, tf := range d.readsOf[name] {
+		if d.shared[tf] {
+			shared = true
+		}
+		if o := d.owner(tf); o != "" {
+			owner = o
+		}
+	}
+	if owner == "source" {
+		return false, ""
+	}
+	if !shared || owner == "target" {
+		if base == nil {
+			return true, "differs from the target"
+		}
+		wroteSame, seenSame := equal(f, want, base.Wrote[name]), equal(f, cur, base.Seen[name])
+		switch {
+		case wroteSame && seenSame:
+			return false, ""
+		case !wroteSame:
+			return true, "target changed"
+		}
+		return true, "source drifted; the field is owned by the target"
+	}
+	if base == nil {
+		src, why := d.winner(srcNewer)
+		return !src, "new link, values differ; " + why
+	}
+	tgtChanged, srcChanged := !equal(f, want, base.Wrote[name]), !equal(f, cur, base.Seen[name])
+	switch {
+	case tgtChanged && !srcChanged:
+		return true, "target changed"
+	case tgtChanged && srcChanged:
+		src, why := d.winner(srcNewer)
+		return !src, "both sides changed; " + why
+	}
+	return false, ""
+}
+
+func (d *differ) create(s *sourceItem) plan.Change {
+	if d.in.Parents != nil && s.scope == "" && s.await == nil {
+		return d.skipSource(s, fmt.Sprintf("its parent %s record %q is not linked, so there is nowhere to put it (sync %q did not sync that parent)",
+			d.ss.Parent, s.rec.ParentID, d.in.Sync.Parent))
+	}
+	fwd, _, problem := d.desire(s.obj, d.nullTarget())
+	if problem != "" {
+		return d.skipSource(s, problem)
+	}
+	ch := d.change(s, plan.Create)
+	ch.Target.ParentID = s.scope
+	ch.Await = s.await
+	ch.Reason = "no linked or matching " + d.in.Sync.Target.String() + " record"
+	if s.await != nil {
+		ch.Reason += "; its parent is created first"
+	}
+	ch.Desired = fwd
+	ch.Extra = map[string]cty.Value{"source": s.obj}
+	for _, m := range d.in.Sync.Map {
+		v := fwd[m.Field]
+		f, _ := d.ts.Field(m.Field)
+		if equal(f, v, cty.NullVal(cty.DynamicPseudoType)) {
+			continue
+		}
+		ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: cty.NullVal(v.Type()), New: v,
+			Origin: origin(m.Range), Reason: "new record", Sensitive: f.Sensitive})
+	}
+	ch.FollowUps = d.followUps(s.obj)
+	return ch
+}
+
+// createSource is a two-way backfill: a target record with no counterpart
+// becomes a new source record.
+func (d *differ) createSource(t *targetItem) plan.Change {
+	sy := d.in.Sync
+	_, rev, problem := d.desire(d.nullSource(), t.obj)
+	if problem != "" {
+		return d.skipTarget(t, problem)
+	}
+	ch := plan.Change{Sync: sy.Name, Action: plan.Create, Side: plan.SideSource,
+		Source:   plan.Ref{Provider: sy.Source.Provider, Kind: sy.Source.Kind, ParentID: t.scope},
+		Target:   plan.Ref{Provider: sy.Target.Provider, Kind: sy.Target.Kind, ID: t.rec.ID, ParentID: t.rec.ParentID},
+		Label:    labelOf(t.keys),
+		Origin:   origin(sy.DeclRange),
+		Reason:   "no linked or matching " + sy.Source.String() + " record (two-way backfill)",
+		Await:    t.await,
+		Snapshot: digest(d.ts, t.rec),
+		Desired:  rev,
+		Extra:    map[string]cty.Value{"target": t.obj},
+	}
+	for _, m := range sy.ReverseMap {
+		v := rev[m.Field]
+		f, _ := d.ss.Field(m.Field)
+		if equal(f, v, cty.NullVal(cty.DynamicPseudoType)) {
+			continue
+		}
+		ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: cty.NullVal(v.Type()), New: v,
+			Origin: origin(m.Range), Reason: "new record", Sensitive: f.Sensitive})
+	}
+	return ch
+}
+
+// followUps plans the on_create rules for a record about to be created.
+// The new record's own fields are unknown until it exists.
+func (d *differ) followUps(sobj cty.Value) []plan.FollowUp {
+	var out []plan.FollowUp
+	for _, r := range d.in.Rules {
+		fields, _ := evalRule(d.in.EvalContext, r, sobj, cty.UnknownVal(d.ts.ObjectType()))
+		fu := plan.FollowUp{Rule: r.ID, Provider: r.Config.Provider, Kind: r.Config.Kind, Origin: origin(r.Config.DeclRange)}
+		for _, a := range r.Config.Attrs {
+			v, ok := fields[a.Field]
+			if !ok {
+				v = cty.DynamicVal
+			}
+			fu.Fields = append(fu.Fields, plan.FieldChange{Field: a.Field, Old: cty.NullVal(cty.DynamicPseudoType), New: v, Origin: origin(a.Range)})
+		}
+		out = append(out, fu)
+	}
+	return out
+}
+
+func (d *differ) change(s *sourceItem, a plan.Action) plan.Change {
+	sy := d.in.Sync
+	return plan.Change{
+		Sync: sy.Name, Action: a, Side: plan.SideTarget,
+		Source:         plan.Ref{Provider: sy.Source.Provider, Kind: sy.Source.Kind, ID: s.rec.ID, ParentID: s.rec.ParentID},
+		Target:         plan.Ref{Provider: sy.Target.Provider, Kind: sy.Target.Kind},
+		Label:          labelOf(s.keys),
+		Origin:         origin(sy.DeclRange),
+		SourceSnapshot: digest(d.ss, s.rec),
+	}
+}
+
+func (d *differ) skipSource(s *sourceItem, problem string) plan.Change {
+	ch := d.change(s, plan.Skip)
+	ch.Problem = problem
+	return ch
+}
+
+func (d *differ) skipTarget(t *targetItem, problem string) plan.Change {
+	sy := d.in.Sync
+	return plan.Change{Sync: sy.Name, Action: plan.Skip, Side: plan.SideSource,
+		Source:  plan.Ref{Provider: sy.Source.Provider, Kind: sy.Source.Kind},
+		Target:  plan.Ref{Provider: sy.Target.Provider, Kind: sy.Target.Kind, ID: t.rec.ID, ParentID: t.rec.ParentID},
+		Label:   labelOf(t.keys),
+		Problem: problem}
+}
+
+func (d *differ) orphan(s *sourceItem) plan.Change {
+	ch := d.change(s, plan.Orphan)
+	ch.Target.ID = s.link.TargetID
+	ch.Problem = fmt.Sprintf("linked %s record %q no longer exists; bellsync leaves it alone (run `bellsync state audit` to review)", d.in.Sync.Target, s.link.TargetID)
+	return ch
+}
+
+func labelOf(keys [][]string) string {
+	for _, vals := range keys {
+		if len(vals) > 0 {
+			if r := []rune(vals[0]); len(r) > 60 {
+				return string(r[:57]) + "..."
+			}
+			return vals[0]
+		}
+	}
+	return ""
+}
+
+func nonNil(v cty.Value, f providers.Field) cty.Value {
+	if v == cty.NilVal {
+		return cty.NullVal(f.Type)
+	}
+	return v
+}

@@ -1,0 +1,95 @@
+package diff
+
+import (
+	"sort"
+
+	"github.com/bellsync/bellsync/engine/plan"
+	"github.com/bellsync/bellsync/engine/state"
+)
+
+// Parents pairs the parent records of a child sync (the contacts under
+// which tasks and notes live): for each parent on the child sync's source
+// side, its counterpart on the child sync's target side, or the parent
+// change it waits for when the counterpart is created in the same apply.
+type Parents struct {
+	bySource map[string]string // child-source parent id -> child-target parent id
+	byTarget map[string]string
+	// awaitTarget: child-source parent id -> the parent create to wait for.
+	awaitTarget map[string]*plan.ParentWait
+	// awaitSource: child-target parent id -> the parent create to wait for.
+	awaitSource map[string]*plan.ParentWait
+}
+
+// NewParents builds the pairing from the parent sync's links and its
+// planned changes. flipped is set when the child sync runs the other way
+// from its parent (Paperbell tasks into GHL under a GHL-to-Paperbell
+// contacts sync): its source side is then the parent sync's target side.
+func NewParents(parentSync string, links []state.Link, changes []plan.Change, flipped bool) *Parents {
+	p := &Parents{bySource: map[string]string{}, byTarget: map[string]string{},
+		awaitTarget: map[string]*plan.ParentWait{}, awaitSource: map[string]*plan.ParentWait{}}
+	pair := func(parentSource, parentTarget string) {
+		s, t := parentSource, parentTarget
+		if flipped {
+			s, t = t, s
+		}
+		p.bySource[s] = t
+		p.byTarget[t] = s
+	}
+	for _, l := range links {
+		if l.Status == "" || l.Status == state.LinkActive {
+			pair(l.SourceID, l.TargetID)
+		}
+	}
+	for _, ch := range changes {
+		switch {
+		case ch.Action == plan.Link && ch.Target.ID != "":
+			pair(ch.Source.ID, ch.Target.ID)
+		case ch.Action == plan.Create && ch.Side == plan.SideTarget:
+			// The parent exists on the parent sync's source side only.
+			w := &plan.ParentWait{Sync: parentSync, ID: ch.Source.ID, By: plan.SideSource}
+			if flipped {
+				p.awaitSource[ch.Source.ID] = w
+			} else {
+				p.awaitTarget[ch.Source.ID] = w
+			}
+		case ch.Action == plan.Create && ch.Side == plan.SideSource:
+			// Created on the parent sync's source side from its target.
+			w := &plan.ParentWait{Sync: parentSync, ID: ch.Target.ID, By: plan.SideTarget}
+			if flipped {
+				p.awaitTarget[ch.Target.ID] = w
+			} else {
+				p.awaitSource[ch.Target.ID] = w
+			}
+		}
+	}
+	return p
+}
+
+// targetFor resolves a child-source parent id to its counterpart, or to the
+// change to wait for. Both empty means the parent is not linked.
+func (p *Parents) targetFor(sourceParent string) (string, *plan.ParentWait) {
+	if t, ok := p.bySource[sourceParent]; ok {
+		return t, nil
+	}
+	return "", p.awaitTarget[sourceParent]
+}
+
+// sourceFor is targetFor the other way.
+func (p *Parents) sourceFor(targetParent string) (string, *plan.ParentWait) {
+	if s, ok := p.byTarget[targetParent]; ok {
+		return s, nil
+	}
+	return "", p.awaitSource[targetParent]
+}
+
+func (p *Parents) sourceParents() []string { return sortedKeys(p.bySource) }
+func (p *Parents) targetParents() []string { return sortedKeys(p.byTarget) }
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/bellsync/bellsync/engine/apply"
+	"github.com/bellsync/bellsync/engine/diff"
+	"github.com/bellsync/bellsync/engine/plan"
+	"github.com/bellsync/bellsync/engine/state"
+	"github.com/bellsync/bellsync/providers"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Plan diffs every sync, parents before children. A listing failure makes
+// the plan incomplete but other syncs are still planned, so the user sees
+// everything at once.
+func (ws *Workspace) Plan(ctx context.Context) (*plan.Plan, error) {
+	p := &plan.Plan{ConfigHash: ws.Config.Hash, ConfigFile: ws.Config.Filename, CreatedAt: ws.now().UTC(),
+		Unchanged: map[string]int{}, Complete: true}
+	failed := map[string]bool{}
+	for _, b := range ws.bindings {
+		in, err := ws.input(ctx, b, p)
+		if err != nil {
+			return nil, err
+		}
+		if ops, err := ws.Store.PendingOps(ctx, b.sync.Name); err == nil && len(ops) > 0 {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("sync %q has %d interrupted writes from an earlier apply; apply will settle them first, so this plan may show records it then links instead of creating.", b.sync.Name, len(ops)))
+		}
+		if failed[b.sync.Parent] {
+			failed[b.sync.Name] = true
+			p.Complete = false
+			p.Warnings = append(p.Warnings, fmt.Sprintf("sync %q was not planned because its parent sync %q was not", b.sync.Name, b.sync.Parent))
+			continue
+		}
+		res, err := diff.Plan(ctx, in)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			failed[b.sync.Name] = true
+			p.Complete = false
+			p.Warnings = append(p.Warnings, fmt.Sprintf("sync %q was not planned: %v", b.sync.Name, err))
+			continue
+		}
+		sortChanges(res.Changes)
+		p.Changes = append(p.Changes, res.Changes...)
+		p.Unchanged[b.sync.Name] = res.Unchanged
+		guardDeletes(p, b, res)
+	}
+	return p, nil
+}
+
+// input is a binding's diff input for this run: its links and, for a child
+// sync, its parents as linked or as planned so far.
+func (ws *Workspace) input(ctx context.Context, b *binding, p *plan.Plan) (diff.Input, error) {
+	in := b.input
+	links, err := ws.Store.Links(ctx, b.sync.Name)
+	if err != nil {
+		return in, fmt.Errorf("read links of sync %q: %w", b.sync.Name, err)
+	}
+	in.Links = links
+	if b.sync.Parent != "" {
+		plinks, err := ws.Store.Links(ctx, b.sync.Parent)
+		if err != nil {
+			return in, fmt.Errorf("read links of sync %q: %w", b.sync.Parent, err)
+		}
+		var planned []plan.Change
+		if p != nil {
+			planned = p.Sync(b.sync.Parent)
+		}
+		in.Parents = diff.NewParents(b.sync.Parent, plinks, planned, b.flipped)
+	}
+	return in, nil
+}
+
+// guardDeletes fails the plan closed when a sync would delete or suspend
+// more records than max_deletes allows: a listing that silently came back
+// short must not empty an account.
+func guardDeletes(p *plan.Plan, b *binding, res diff.Result) {
+	n := 0
+	for _, ch := range res.Changes {
+		if ch.Action == plan.Delete || ch.Action == plan.Suspend {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	limit, err := diff.DeleteLimit(b.sync.MaxDeletes, res.Links)
+	if err != nil {
+		p.Blocked = append(p.Blocked, err.Error())
+		return
+	}
+	if n > limit {
+		shown := b.sync.MaxDeletes
+		if shown == "" {
+			shown = "10% (the default)"
+		}
+		p.Blocked = append(p.Blocked, fmt.Sprintf("sync %q would delete or suspend %d of %d linked records, more than max_deletes = %s allows (%d)",
+			b.sync.Name, n, res.Links, shown, limit))
+	}
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	Hooks apply.Hooks
+	// Saved is set when the plan was loaded from a file: apply re-reads
+	// each record and skips those that moved since.
+	Saved bool
+	// LockWait waits for another apply to finish instead of failing.
+	LockWait bool
+	Workers  int
+	// AllowMassDelete applies a plan the max_deletes guard blocked.
+	AllowMassDelete bool
+	// Kind is recorded in the run history ("apply", "full", ...).
+	Kind string
+}
+
+// ErrConfigChanged is returned when a saved plan came from another config.
+var ErrConfigChanged = errors.New("the config changed since this plan was made")
+
+// Apply carries a plan out. With a nil plan it makes a fresh one after
+// recovery, so interrupted writes are settled before anything is planned.
+func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*plan.Plan, apply.Result, error) {
+	if p != nil && p.ConfigHash != ws.Config.Hash {
+		return p, apply.Result{}, fmt.Errorf("%w (%s); run `bellsync plan` again", ErrConfigChanged, ws.Config.Filename)
+	}
+	unlock, err := ws.Store.Lock(ctx, "apply", opts.LockWait)
+	if err != nil {
+		return p, apply.Result{}, err
+	}
+	defer unlock()
+	kind := opts.Kind
+	if kind == "" {
+		kind = "apply"
+	}
+	runID := fmt.Sprintf("%s-%d", ws.now().UTC().Format("20060102T150405.000"), os.Getpid())
+	run := state.Run{ID: runID, Kind: kind, StartedAt: ws.now().UTC(), Status: "running"}
+	_ = ws.Store.StartRun(ctx, run)
+
+	linked, err := ws.recover(ctx)
+	if err != nil {
+		return p, apply.Result{}, err
+	}
+	if p == nil {
+		if p, err = ws.Plan(ctx); err != nil {
+			return nil, apply.Result{}, err
+		}
+	}
+	var current map[string]apply.Digests
+	if opts.Saved {
+		if current, err = ws.snapshots(ctx, p); err != nil {
+			return p, apply.Result{}, err
+		}
+	}
+	res, err := apply.Apply(ctx, p, apply.Options{RunID: runID, Sides: ws.sides(), Store: ws.Store, Binder: binder{ws},
+		Hooks: opts.Hooks, CheckStale: opts.Saved, Workers: opts.Workers, Now: ws.now, Linked: linked, Current: current,
+		AllowMassDelete: opts.AllowMassDelete})
+	ws.finishRun(ctx, run, res, err)
+	return p, res, err
+}
+
+func (ws *Workspace) finishRun(ctx context.Context, run state.Run, res apply.Result, err error) {
+	run.EndedAt = ws.now().UTC()
+	run.Counts = map[string]int{}
+	for k, v := range res.Counts {
+		run.Counts[string(k)] = v
+	}
+	run.Errors = res.Errors
+	run.Status = "ok"
+	if err != nil {
+		run.Errors = append(run.Errors, err.Error())
+	}
+	if err != nil || len(res.Errors) > 0 {
+		run.Status = "failed"
+	}
+	_ = ws.Store.FinishRun(context.WithoutCancel(ctx), run)
+}
+
+func (ws *Workspace) sides() map[string]apply.Sides {
+	sides := map[string]apply.Sides{}
+	for _, b := range ws.bindings {
+		sides[b.sync.Name] = apply.Sides{Source: b.source, Target: b.target}
+	}
+	return sides
+}
+
+// recover settles interrupted writes and returns, per sync, the source ids
+// that have links afterwards.
+func (ws *Workspace) recover(ctx context.Context) (map[string]map[string]bool, error) {
+	linked := map[string]map[string]bool{}
+	sides := ws.sides()
+	for _, b := range ws.bindings {
+		rec, err := apply.Recover(ctx, ws.Store, b.sync.Name, sides[b.sync.Name], binder{ws})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rec {
+			ws.log.Info("settled interrupted write", "sync", b.sync.Name, "key", r.Op.Key, "action", r.Op.Action, "record", r.RecordID, "err", r.Err)
+		}
+		links, err := ws.Store.Links(ctx, b.sync.Name)
+		if err != nil {
+			return nil, fmt.Errorf("read links: %w", err)
+		}
+		linked[b.sync.Name] = map[string]bool{}
+		for _, l := range links {
+			linked[b.sync.Name][l.SourceID] = true
+		}
+	}
+	return linked, nil
+}
+
+// binder gives the executor the config's expressions.
+type binder struct{ ws *Workspace }
+
+func (b binder) binding(name string) (*binding, error) {
+	for _, bd := range b.ws.bindings {
+		if bd.sync.Name == name {
+			return bd, nil
+		}
+	}
+	return nil, fmt.Errorf("sync %q is not in the config", name)
+}
+
+func (b binder) Rebase(sync string, src, tgt providers.Record) ([]byte, []byte, error) {
+	bd, err := b.binding(sync)
+	if err != nil {
+		return nil, nil, err
+	}
+	return diff.Rebase(bd.input, src, tgt)
+}
+
+func (b binder) FollowUp(sync string, i int, src, tgt providers.Record) (providers.Resource, map[string]cty.Value, error) {
+	bd, err := b.binding(sync)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, fields, err := diff.FollowUp(bd.input, i, src, tgt)
+	return r.Resource, fields, err
+}
