@@ -187,7 +187,7 @@ func checkDeletes(sy *config.Sync, ss, ts providers.Schema) hcl.Diagnostics {
 			tags := sy.Suspend != nil && len(sy.Suspend.TagsAdd) > 0
 			if !(archive && side.s.Caps.Archive) && !(tags && hasTags) {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Delete policy not possible",
-					Detail: fmt.Sprintf("on_delete = \"suspend\" needs %s to have an archive flag or a tags field for suspend { tags_add = [...] }; it has neither configured. Add a suspend block with tags_add, or choose retain.", side.ref),
+					Detail:  fmt.Sprintf("on_delete = \"suspend\" needs %s to have an archive flag or a tags field for suspend { tags_add = [...] }; it has neither configured. Add a suspend block with tags_add, or choose retain.", side.ref),
 					Subject: sy.OnDeleteRange.Ptr()})
 			}
 		case "delete":
@@ -196,7 +196,7 @@ func checkDeletes(sy *config.Sync, ss, ts providers.Schema) hcl.Diagnostics {
 					Detail: fmt.Sprintf("%s cannot delete records; choose retain or suspend.", side.ref), Subject: sy.OnDeleteRange.Ptr()})
 			} else if side.s.DeleteCascades && !sy.AllowCascadingDelete {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Hard delete that cannot be undone",
-					Detail: fmt.Sprintf("Deleting a %s record also deletes what hangs off it and cannot be undone. Use on_delete = \"suspend\" (it keeps the history), or set allow_cascading_delete = true if you really mean it.", side.ref),
+					Detail:  fmt.Sprintf("Deleting a %s record also deletes what hangs off it and cannot be undone. Use on_delete = \"suspend\" (it keeps the history), or set allow_cascading_delete = true if you really mean it.", side.ref),
 					Subject: sy.OnDeleteRange.Ptr()})
 			}
 		}

@@ -108,4 +108,3 @@ func errorf(io stdio, format string, args ...any) int {
 	fmt.Fprintf(io.err, "Error: "+format+"\n", args...)
 	return exitError
 }
-

@@ -104,7 +104,7 @@ type differ struct {
 	in      Input
 	ss, ts  providers.Schema
 	twoWay  bool
-	shared  map[string]bool   // map fields that a reverse_map entry reads
+	shared  map[string]bool     // map fields that a reverse_map entry reads
 	readsOf map[string][]string // reverse field -> target fields it reads
 }
 

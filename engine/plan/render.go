@@ -314,14 +314,14 @@ type jsonSummary struct {
 }
 
 type jsonChange struct {
-	Sync    string      `json:"sync"`
-	Action  string      `json:"action"`
-	Side    Side        `json:"side"`
-	Source  Ref         `json:"source"`
-	Target  Ref         `json:"target"`
-	Label   string      `json:"label,omitempty"`
-	Reason  string      `json:"reason,omitempty"`
-	Origin  string      `json:"origin,omitempty"`
+	Sync      string         `json:"sync"`
+	Action    string         `json:"action"`
+	Side      Side           `json:"side"`
+	Source    Ref            `json:"source"`
+	Target    Ref            `json:"target"`
+	Label     string         `json:"label,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
+	Origin    string         `json:"origin,omitempty"`
 	Problem   string         `json:"problem,omitempty"`
 	Fields    []jsonField    `json:"fields,omitempty"`
 	Reverse   []jsonField    `json:"reverse,omitempty"`
