@@ -145,7 +145,8 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 	if err != nil {
 		return p, apply.Result{}, err
 	}
-	if p == nil {
+	fresh := p == nil
+	if fresh {
 		if p, err = ws.Plan(ctx); err != nil {
 			return nil, apply.Result{}, err
 		}
@@ -156,12 +157,41 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 			return p, apply.Result{}, err
 		}
 	}
-	res, err := apply.Apply(ctx, p, apply.Options{RunID: runID, Sides: ws.sides(), Store: ws.Store, Binder: binder{ws},
+	aopts := apply.Options{RunID: runID, Sides: ws.sides(), Store: ws.Store, Binder: binder{ws},
 		Hooks: opts.Hooks, CheckStale: opts.Saved, Workers: opts.Workers, Now: ws.now, Linked: linked, Current: current,
-		AllowMassDelete: opts.AllowMassDelete})
+		AllowMassDelete: opts.AllowMassDelete}
+	res, err := apply.Apply(ctx, p, aopts)
+	// Records created in this apply can give a later sync new work (the
+	// welcome task a contact's creation added is itself a task to mirror).
+	// A fresh apply therefore plans again and applies what appeared, a few
+	// rounds at most, so that a plan right after it is empty.
+	for round := 1; fresh && err == nil && round < maxRounds && res.Counts[apply.Applied]+res.Counts[apply.Adopted] > 0; round++ {
+		next, perr := ws.Plan(ctx)
+		if perr != nil || !next.Complete || !next.HasChanges() || (len(next.Blocked) > 0 && !opts.AllowMassDelete) {
+			break
+		}
+		aopts.Linked = nil
+		more, aerr := apply.Apply(ctx, next, aopts)
+		for k, v := range more.Counts {
+			res.Counts[k] += v
+		}
+		res.Errors = append(res.Errors, more.Errors...)
+		err = aerr
+		for _, ch := range next.Changes {
+			if ch.Action.Writes() {
+				p.Changes = append(p.Changes, ch)
+			}
+		}
+		if more.Counts[apply.Applied]+more.Counts[apply.Adopted] == 0 {
+			break
+		}
+	}
 	ws.finishRun(ctx, run, res, err)
 	return p, res, err
 }
+
+// maxRounds bounds how often one apply re-plans its own consequences.
+const maxRounds = 3
 
 func (ws *Workspace) finishRun(ctx context.Context, run state.Run, res apply.Result, err error) {
 	run.EndedAt = ws.now().UTC()

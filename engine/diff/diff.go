@@ -247,7 +247,9 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 	for _, s := range sources {
 		if s.link == nil && s.problem == "" {
 			if ki, v := primaryKey(s.keys); ki >= 0 {
-				k := indexKey(s.scope, ki, v)
+				// Siblings share a parent; records under different parents
+				// may well have the same title.
+				k := indexKey(s.rec.ParentID, ki, v)
 				primary[k] = append(primary[k], s)
 			}
 		}
@@ -294,7 +296,7 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 			res.Changes = append(res.Changes, d.skipSource(s, "no identifier: the record has no value for any match key ("+keyNames(sy)+")"))
 			continue
 		}
-		if group := primary[indexKey(s.scope, ki, v)]; len(group) > 1 {
+		if group := primary[indexKey(s.rec.ParentID, ki, v)]; len(group) > 1 {
 			res.Changes = append(res.Changes, d.skipSource(s, fmt.Sprintf("ambiguous identity: %s %q is shared by %d source records (%s); resolve the duplicate, bellsync will not guess",
 				sy.Match[ki].Name, v, len(group), sourceIDs(group))))
 			continue
@@ -462,7 +464,7 @@ func (d *differ) backfill(targets []*targetItem) []plan.Change {
 			continue
 		}
 		if ki, v := primaryKey(t.keys); ki >= 0 {
-			k := indexKey(t.scope, ki, v)
+			k := indexKey(t.rec.ParentID, ki, v)
 			primary[k] = append(primary[k], t)
 		}
 	}
@@ -484,7 +486,7 @@ func (d *differ) backfill(targets []*targetItem) []plan.Change {
 			out = append(out, d.skipTarget(t, "no identifier: the record has no value for any match key ("+keyNames(sy)+")"))
 			continue
 		}
-		if group := primary[indexKey(t.scope, ki, v)]; len(group) > 1 {
+		if group := primary[indexKey(t.rec.ParentID, ki, v)]; len(group) > 1 {
 			ids := make([]string, len(group))
 			for i, g := range group {
 				ids[i] = g.rec.ID

@@ -14,6 +14,12 @@ import (
 // `source` and `target` (null when the target is about to be created); the
 // reverse map of a two-way sync sees the same two.
 func (d *differ) desire(sobj, tobj cty.Value) (fwd, rev map[string]cty.Value, problem string) {
+	return d.desireSides(sobj, tobj, true, d.twoWay)
+}
+
+// desireSides evaluates only the maps asked for: a record about to be
+// created has no counterpart for the other map to read.
+func (d *differ) desireSides(sobj, tobj cty.Value, forward, backward bool) (fwd, rev map[string]cty.Value, problem string) {
 	sy := d.in.Sync
 	evalCtx := d.in.EvalContext.NewChild()
 	evalCtx.Variables = map[string]cty.Value{"source": sobj, "target": tobj}
@@ -36,8 +42,10 @@ func (d *differ) desire(sobj, tobj cty.Value) (fwd, rev map[string]cty.Value, pr
 		}
 		return out
 	}
-	fwd = eval(sy.Map, d.ts)
-	if d.twoWay {
+	if forward {
+		fwd = eval(sy.Map, d.ts)
+	}
+	if backward {
 		rev = eval(sy.ReverseMap, d.ss)
 	}
 	return fwd, rev, p.String()
@@ -225,7 +233,7 @@ func (d *differ) create(s *sourceItem) plan.Change {
 		return d.skipSource(s, fmt.Sprintf("its parent %s record %q is not linked, so there is nowhere to put it (sync %q did not sync that parent)",
 			d.ss.Parent, s.rec.ParentID, d.in.Sync.Parent))
 	}
-	fwd, _, problem := d.desire(s.obj, d.nullTarget())
+	fwd, _, problem := d.desireSides(s.obj, d.nullTarget(), true, false)
 	if problem != "" {
 		return d.skipSource(s, problem)
 	}
@@ -255,7 +263,7 @@ func (d *differ) create(s *sourceItem) plan.Change {
 // becomes a new source record.
 func (d *differ) createSource(t *targetItem) plan.Change {
 	sy := d.in.Sync
-	_, rev, problem := d.desire(d.nullSource(), t.obj)
+	_, rev, problem := d.desireSides(d.nullSource(), t.obj, false, true)
 	if problem != "" {
 		return d.skipTarget(t, problem)
 	}

@@ -82,12 +82,18 @@ func (p *Parents) sourceFor(targetParent string) (string, *plan.ParentWait) {
 	return "", p.awaitSource[targetParent]
 }
 
-func (p *Parents) sourceParents() []string { return sortedKeys(p.bySource) }
-func (p *Parents) targetParents() []string { return sortedKeys(p.byTarget) }
+// sourceParents and targetParents are the parents whose children are read:
+// the linked ones, and those whose counterpart is created in this apply
+// (their children are created right after them).
+func (p *Parents) sourceParents() []string { return keys(p.bySource, p.awaitTarget) }
+func (p *Parents) targetParents() []string { return keys(p.byTarget, p.awaitSource) }
 
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
+func keys(linked map[string]string, waiting map[string]*plan.ParentWait) []string {
+	out := make([]string, 0, len(linked)+len(waiting))
+	for k := range linked {
+		out = append(out, k)
+	}
+	for k := range waiting {
 		out = append(out, k)
 	}
 	sort.Strings(out)

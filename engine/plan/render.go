@@ -111,13 +111,16 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 			}
 			fmt.Fprintf(&b, "  %s\n", pt.paint(ansiDim, "# "+why))
 		}
-		if len(ch.Fields) == 0 && len(ch.FollowUps) == 0 {
+		switch {
+		case len(ch.Fields) == 0 && len(ch.FollowUps) == 0 && len(ch.Reverse) > 0:
+			// Only the source side is written; its block follows.
+		case len(ch.Fields) == 0 && len(ch.FollowUps) == 0:
 			fmt.Fprintf(&b, "  %s %s\n", pt.paint(col, sym), addr)
-		} else {
+		default:
 			fmt.Fprintf(&b, "  %s %s {\n", pt.paint(col, sym), addr)
 			writeFields(&b, pt, ch.Fields, ch.Action == Create, max, "      ")
 			for _, fu := range ch.FollowUps {
-				fmt.Fprintf(&b, "      %s then %s.%s%s {\n", pt.paint(ansiGreen, "+"), fu.Provider, fu.Kind,
+				fmt.Fprintf(&b, "      %s then %s.%s {%s\n", pt.paint(ansiGreen, "+"), fu.Provider, fu.Kind,
 					pt.paint(ansiDim, "  # on_create, "+fu.Origin+", once per new link"))
 				writeFields(&b, pt, fu.Fields, true, max, "          ")
 				b.WriteString("        }\n")
