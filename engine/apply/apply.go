@@ -614,6 +614,12 @@ func (x *executor) remove(ctx context.Context, ch plan.Change, sides Sides) (Out
 
 // link records the pairing with bases computed from both final records.
 func (x *executor) link(ctx context.Context, syncName string, src, tgt providers.Record) error {
+	if src.ID == "" || tgt.ID == "" {
+		// One side is known only from an event that carried no id: the
+		// copy is made, but there is nothing to link it to yet; the next
+		// full pass matches the two by their keys.
+		return nil
+	}
 	srcBase, tgtBase, err := x.opts.Binder.Rebase(syncName, src, tgt)
 	if err != nil {
 		return err

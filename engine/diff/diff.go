@@ -48,6 +48,11 @@ type Input struct {
 type Partial struct {
 	Sources []providers.Record
 	Targets []providers.Record
+	// GoneSources and GoneTargets are ids confirmed deleted (a delete
+	// webhook, then a read that found nothing): their links get the delete
+	// policy, as a complete listing would give them.
+	GoneSources []string
+	GoneTargets []string
 }
 
 // Rule is an on_create rule bound to the resource it creates records in.
@@ -323,6 +328,9 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 		res.Changes = append(res.Changes, ch)
 	}
 
+	if partial {
+		res.Changes = append(res.Changes, d.confirmedGone(byID, linkBySource)...)
+	}
 	// Links whose source record is gone: the delete policy decides.
 	if !partial {
 		for i := range d.in.Links {
@@ -581,4 +589,38 @@ func (p problems) String() string {
 		parts = append(parts, fmt.Sprintf("%s (%s)", m, strings.Join(p.where[m], ", ")))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// confirmedGone applies the delete policy to links whose record a partial
+// read confirmed deleted. The survivor is read by the caller into the
+// partial records.
+func (d *differ) confirmedGone(targets map[string]*targetItem, linkBySource map[string]*state.Link) []plan.Change {
+	var out []plan.Change
+	p := d.in.Records
+	for _, id := range p.GoneSources {
+		l := linkBySource[id]
+		if l == nil || (l.Status != "" && l.Status != state.LinkActive) {
+			continue
+		}
+		if t := targets[l.TargetID]; t != nil {
+			out = append(out, d.deleted(l, plan.SideTarget, t.rec, t.obj)...)
+		}
+	}
+	if !d.twoWay {
+		return out
+	}
+	for _, id := range p.GoneTargets {
+		for i := range d.in.Links {
+			l := &d.in.Links[i]
+			if l.TargetID != id || (l.Status != "" && l.Status != state.LinkActive) {
+				continue
+			}
+			for _, s := range p.Sources {
+				if s.ID == l.SourceID {
+					out = append(out, d.deleted(l, plan.SideSource, s, recordObject(d.ss, s))...)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -100,3 +100,25 @@ func RecordFrom(s providers.Schema, obj cty.Value) providers.Record {
 	}
 	return r
 }
+
+// Desired evaluates a record's map toward the other side with no
+// counterpart yet: the forward map for a source record, the reverse map
+// for a target record. Incremental passes use it to look a counterpart up
+// by the values it would be given.
+func Desired(in Input, rec providers.Record, fromSource bool) (map[string]cty.Value, error) {
+	d := newDiffer(in)
+	var fwd, rev map[string]cty.Value
+	var problem string
+	if fromSource {
+		fwd, _, problem = d.desireSides(recordObject(d.ss, rec), d.nullTarget(), true, false)
+	} else {
+		_, rev, problem = d.desireSides(d.nullSource(), recordObject(d.ts, rec), false, true)
+	}
+	if problem != "" {
+		return nil, fmt.Errorf("%s", problem)
+	}
+	if fromSource {
+		return fwd, nil
+	}
+	return rev, nil
+}

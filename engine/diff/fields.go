@@ -84,7 +84,8 @@ func (d *differ) pair(s *sourceItem, t *targetItem, action plan.Action, reason s
 	ch.Desired = fwd
 	ch.Extra = map[string]cty.Value{"source": s.obj, "target": t.obj}
 	for _, m := range sy.Map {
-		if ignore[m.Field] {
+		if ignore[m.Field] || t.rec.ID == "" {
+			// A record known only from an event (no id) cannot be written.
 			continue
 		}
 		f, _ := d.ts.Field(m.Field)
