@@ -308,8 +308,11 @@ type dumper interface {
 }
 
 func cmdState(ctx context.Context, args []string, io stdio) int {
+	if len(args) > 0 && args[0] == "audit" {
+		return cmdAudit(ctx, args[1:], io)
+	}
 	if len(args) == 0 || args[0] != "dump" {
-		return errorf(io, "usage: bellsync state dump [-config FILE]")
+		return errorf(io, "usage: bellsync state dump|audit [-config FILE]")
 	}
 	var c common
 	fs := newFlagSet("state dump", io)
@@ -329,5 +332,40 @@ func cmdState(ctx context.Context, args []string, io stdio) int {
 	if err := d.Dump(ctx, io.out); err != nil {
 		return errorf(io, "%v", err)
 	}
+	return exitOK
+}
+
+// cmdAudit lists links whose record is gone on either side.
+func cmdAudit(ctx context.Context, args []string, io stdio) int {
+	var c common
+	fs := newFlagSet("state audit", io)
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return exitError
+	}
+	ws, ok := open(ctx, c, io, false)
+	if !ok {
+		return exitError
+	}
+	defer ws.Close()
+	orphans, err := ws.Audit(ctx)
+	if err != nil {
+		return errorf(io, "%v", err)
+	}
+	if len(orphans) == 0 {
+		fmt.Fprintln(io.out, "No orphaned links: every linked record exists on both sides.")
+		return exitOK
+	}
+	for _, o := range orphans {
+		gone := "source"
+		switch {
+		case o.SourceGone && o.TargetGone:
+			gone = "both records"
+		case o.TargetGone:
+			gone = "target"
+		}
+		fmt.Fprintf(io.out, "sync.%s: link %s -> %s (%s): %s gone\n", o.Sync, o.Link.SourceID, o.Link.TargetID, o.Link.Status, gone)
+	}
+	fmt.Fprintf(io.out, "%d orphaned links. Deletes are acted on by the next full plan according to on_delete.\n", len(orphans))
 	return exitOK
 }

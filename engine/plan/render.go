@@ -216,6 +216,10 @@ func (r Ref) String() string {
 }
 
 func labelOf(ch Change) string {
+	if ch.Action == Delete || ch.Action == Suspend {
+		// The record acted on is the survivor, not the one that is gone.
+		return ch.written().String()
+	}
 	from := ch.Source
 	if ch.Side == SideSource {
 		from = ch.Target
