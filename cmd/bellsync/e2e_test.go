@@ -273,3 +273,72 @@ func str(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// TestCustomFieldsArriveWhole: array-valued custom fields and the date of
+// birth, which Paperbell has no field for, reach it in a profile note
+// without loss; Kai (email "") is identified by phone.
+func TestCustomFieldsArriveWhole(t *testing.T) {
+	h := newHarness(t, "testdata/profile.hcl")
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	var ana, kai *pbemu.Client
+	for _, c := range h.pb.Clients() {
+		c := c
+		switch {
+		case c.Email == "ana.silva@example.pt":
+			ana = &c
+		case c.Phone == "+14155550177":
+			kai = &c
+		}
+	}
+	if ana == nil {
+		t.Fatal("Ana Silva was not created in Paperbell")
+	}
+	notes := h.pb.Notes(ana.ID)
+	if len(notes) != 1 {
+		t.Fatalf("Ana Silva has %d notes, want the one profile note", len(notes))
+	}
+	for _, want := range []string{"Date of birth: 1990-09-25", "Goal: Run a marathon", "Focus: mindset, nutrition",
+		`"FFMFoNYvGQncIUBil7eb":["mindset","nutrition"]`} {
+		if !strings.Contains(notes[0].Content, want) {
+			t.Errorf("profile note lacks %q:\n%s", want, notes[0].Content)
+		}
+	}
+	if kai == nil || kai.Email != "" || kai.FirstName != "Kai" {
+		t.Errorf("Kai Nakamura (empty email, phone only) should be one client with no email, got %+v", kai)
+	}
+	// Applying again creates no second profile note.
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	if n := len(h.pb.Notes(ana.ID)); n != 1 {
+		t.Errorf("after a second apply Ana Silva has %d notes, want 1", n)
+	}
+}
+
+// TestBadCredentialsAndGarbage: a wrong token and an API that answers
+// garbage give clear errors that never show the credential.
+func TestBadCredentialsAndGarbage(t *testing.T) {
+	t.Run("wrong GHL token", func(t *testing.T) {
+		h := newHarness(t, "testdata/contacts.hcl")
+		h.env["GHL_TOKEN"] = "pit-wrong-token-1234"
+		t.Setenv("GHL_TOKEN", "pit-wrong-token-1234")
+		out, errs := h.mustRun(1, "plan", "-config", h.config)
+		all := out + errs
+		if !strings.Contains(all, "ghl") || !strings.Contains(strings.ToLower(all), "token") {
+			t.Errorf("the error does not explain the token problem:\n%s", tail(all, 10))
+		}
+		if strings.Contains(all, "pit-wrong-token-1234") {
+			t.Errorf("the token was printed:\n%s", all)
+		}
+	})
+	t.Run("Paperbell answers garbage", func(t *testing.T) {
+		h := newHarness(t, "testdata/contacts.hcl")
+		h.pb.SetFaults(pbemu.Faults{GarbageRate: 1})
+		out, errs := h.mustRun(1, "plan", "-config", h.config)
+		all := out + errs
+		if !strings.Contains(all, "not JSON") || !strings.Contains(all, "incomplete") {
+			t.Errorf("want a clear not-JSON error and an incomplete plan:\n%s", tail(all, 10))
+		}
+		if n := len(h.pb.Clients()); n != 369 {
+			t.Errorf("a garbage answer led to writes: %d clients", n)
+		}
+	})
+}
