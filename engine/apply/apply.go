@@ -370,10 +370,15 @@ func (x *executor) create(ctx context.Context, ch plan.Change, sides Sides) (Out
 		x.finish(ctx, opID, state.OpFailed, rec.ID, err)
 		return Failed, err
 	}
-	x.finish(ctx, opID, state.OpDone, rec.ID, nil)
 	_ = other
-	if err := x.followUps(ctx, ch, src, tgt); err != nil {
-		return Failed, fmt.Errorf("record created and linked, but %w", err)
+	// The create stays pending in the journal until its on_create rules
+	// have fired: a process killed in between leaves a pending create,
+	// whose recovery links the record and fires the rules (once each), so
+	// a new client never ends up without its welcome task.
+	ferr := x.followUps(ctx, ch, src, tgt)
+	x.finish(ctx, opID, state.OpDone, rec.ID, nil)
+	if ferr != nil {
+		return Failed, fmt.Errorf("record created and linked, but %w", ferr)
 	}
 	return outcome, nil
 }

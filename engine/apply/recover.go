@@ -91,7 +91,50 @@ func recoverCreateOp(ctx context.Context, store state.Store, sync string, sides 
 	if err := store.PutLink(ctx, l); err != nil {
 		return "", err
 	}
+	if op.Side == string(plan.SideTarget) {
+		// The apply may have died before the record's on_create rules
+		// fired; no later plan would fire them, so do it now.
+		if err := fireRecovered(ctx, store, sync, binder, op.Key, src, tgt); err != nil {
+			return "", err
+		}
+	}
 	return rec.ID, store.FinishOp(ctx, op.ID, state.OpDone, rec.ID, "recovered after interruption")
+}
+
+// fireRecovered fires every on_create rule of sync not yet fired for key,
+// adopting a record the interrupted apply may already have made. The rules
+// are numbered from 0; the binder gives no resource past the last one.
+func fireRecovered(ctx context.Context, store state.Store, sync string, binder Binder, key string, src, tgt providers.Record) error {
+	for i := 0; ; i++ {
+		res, fields, err := binder.FollowUp(sync, i, src, tgt)
+		if res == nil {
+			return nil
+		}
+		rule := fmt.Sprintf("%s/on_create/%d", sync, i)
+		if err != nil {
+			return fmt.Errorf("on_create rule %s: %w", rule, err)
+		}
+		if fired, err := store.Fired(ctx, rule, key); err != nil || fired {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		rec, err := findChild(ctx, res, tgt.ID, fields)
+		if err != nil {
+			return fmt.Errorf("look up interrupted %s: %w", rule, err)
+		}
+		if rec == nil {
+			created, err := res.Create(ctx, tgt.ID, fields)
+			if err != nil {
+				return fmt.Errorf("fire interrupted %s: %w", rule, err)
+			}
+			rec = &created
+		}
+		if _, err := store.MarkFired(ctx, rule, key, rec.ID); err != nil {
+			return err
+		}
+	}
 }
 
 // getAnywhere reads a record whose parent is not known.

@@ -151,7 +151,7 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 		b.WriteString(pt.paint(ansiRed, "Error:") + " a listing failed or was cut short; this plan is incomplete and cannot be applied.\n")
 	}
 	c := p.Counts()
-	if writes == 0 && len(problems) == 0 {
+	if writes == 0 && len(problems) == 0 && p.Complete {
 		b.WriteString(pt.paint(ansiGreen, "No changes.") + " Both sides are in step.\n")
 	}
 	fmt.Fprintf(&b, "%s %d to create, %d to update, %d to link, %d unchanged, %d errors.",

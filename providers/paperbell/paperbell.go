@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bellsync/bellsync/providers"
@@ -96,6 +97,9 @@ type Provider struct {
 	log   *slog.Logger
 	paths Paths
 	kinds map[string]providers.Resource
+	// calls counts HTTP requests sent, retries included; limited counts
+	// the 429 answers among them.
+	calls, limited atomic.Int64
 }
 
 var (
@@ -148,11 +152,18 @@ func NewClient(cfg Config) (*Provider, error) {
 			Jitter:      cfg.Jitter,
 			Logger:      log,
 			UserAgent:   "bellsync-paperbell",
-			Decorate: func(r *http.Request) error {
-				r.Header.Set("Authorization", "Bearer "+key.Reveal())
-				return nil
-			},
 		},
+	}
+	// Decorate runs once per attempt, so retries are counted too.
+	p.http.Decorate = func(r *http.Request) error {
+		p.calls.Add(1)
+		r.Header.Set("Authorization", "Bearer "+key.Reveal())
+		return nil
+	}
+	p.http.Observe = func(r *http.Response) {
+		if r.StatusCode == http.StatusTooManyRequests {
+			p.limited.Add(1)
+		}
 	}
 	p.kinds = map[string]providers.Resource{
 		"contacts": &contacts{resource{p: p, spec: contactSpec}},
@@ -160,6 +171,13 @@ func NewClient(cfg Config) (*Provider, error) {
 		"notes":    &resource{p: p, spec: noteSpec},
 	}
 	return p, nil
+}
+
+// CallCounts reports the provider's API traffic since it was built: HTTP
+// requests sent (retries included) and how many of them were answered 429.
+// It is safe to call while requests are in flight.
+func (p *Provider) CallCounts() (calls, rateLimited int64) {
+	return p.calls.Load(), p.limited.Load()
 }
 
 // Name returns "paperbell".

@@ -457,3 +457,21 @@ func TestResourceNames(t *testing.T) {
 		t.Errorf("kinds (-want +got):\n%s", diff)
 	}
 }
+
+func TestCallCounts(t *testing.T) {
+	h := newHarness(t, emulator.Options{RateLimit: 1, RateWindow: time.Hour}, nil)
+	if c, l := h.p.CallCounts(); c != 0 || l != 0 {
+		t.Fatalf("CallCounts() = %d, %d before any request, want 0, 0", c, l)
+	}
+	r := h.res(t, "contacts")
+	for range 2 {
+		// The second Get is answered 429, waits the window out and retries.
+		if _, err := r.Get(ctx, "", "79212713"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls, limited := h.p.CallCounts()
+	if sent := int64(len(h.rec.take())); calls != 3 || limited != 1 || sent != calls {
+		t.Errorf("CallCounts() = %d, %d (%d requests on the wire), want 3 calls, 1 rate-limited", calls, limited, sent)
+	}
+}
