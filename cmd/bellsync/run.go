@@ -34,12 +34,6 @@ type runFlags struct {
 // (tests listen on port 0).
 var onListening func(net.Addr)
 
-// reconcilerFor returns what reconciles ws; tests may swap it.
-var reconcilerFor = func(ws *engine.Workspace) (schedule.Reconciler, bool) {
-	r, ok := any(ws).(schedule.Reconciler)
-	return r, ok
-}
-
 // observe, when set by a test, sees every scheduler event too, so the
 // test can wait for a reconcile instead of sleeping.
 var observe schedule.Hooks
@@ -110,12 +104,6 @@ func runDaemon(ctx context.Context, ws *engine.Workspace, f runFlags, log *slog.
 		defer ln.Close()
 	}
 
-	// Until the engine implements it, a build without Pass and Record
-	// says so instead of failing to compile.
-	rec, ok := reconcilerFor(ws)
-	if !ok {
-		return errors.New("this build's engine cannot reconcile incrementally yet (no Workspace.Pass/Record)")
-	}
 	lastFull, err := lastFullPass(ctx, ws.Store)
 	if err != nil {
 		return err
@@ -130,7 +118,7 @@ func runDaemon(ctx context.Context, ws *engine.Workspace, f runFlags, log *slog.
 		}
 	}
 	var hooks forwardHooks
-	sched, err := schedule.New(schedule.Options{Reconciler: rec, Cron: sch.Spec, Location: sch.Location,
+	sched, err := schedule.New(schedule.Options{Reconciler: ws, Cron: sch.Spec, Location: sch.Location,
 		FullEvery: sch.FullInterval, LastFull: lastFull, Once: f.once, Logger: log.With("component", "scheduler"), Hooks: &hooks})
 	if err != nil {
 		return err

@@ -6,17 +6,18 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/bellsync/bellsync/engine"
 	"github.com/bellsync/bellsync/engine/schedule"
 	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
 	"github.com/bellsync/bellsync/providers/ghl/webhook"
@@ -27,45 +28,6 @@ import (
 // failAfter bounds every wait in these tests. It is a guard against a
 // hang, not a timing assumption: each wait ends on an event.
 const failAfter = 60 * time.Second
-
-// needReconciler skips tests that need the engine's incremental
-// Pass/Record, until the engine has them.
-func needReconciler(t *testing.T) {
-	t.Helper()
-	if _, ok := any(&engine.Workspace{}).(schedule.Reconciler); !ok {
-		t.Skip("engine.Workspace does not implement schedule.Reconciler (Pass/Record) yet")
-	}
-}
-
-// orApplyAll lets the webhook tests run before the engine has Pass and
-// Record: every pass and every hint becomes a whole plan-and-apply. That
-// is correct but not incremental, so it proves the daemon's wiring, not
-// the engine's cost.
-func orApplyAll(t *testing.T) {
-	t.Helper()
-	if _, ok := any(&engine.Workspace{}).(schedule.Reconciler); ok {
-		return
-	}
-	t.Log("engine.Workspace has no Pass/Record yet; reconciling with full plan-and-apply")
-	prev := reconcilerFor
-	reconcilerFor = func(ws *engine.Workspace) (schedule.Reconciler, bool) { return applyAll{ws}, true }
-	t.Cleanup(func() { reconcilerFor = prev })
-}
-
-type applyAll struct{ ws *engine.Workspace }
-
-func (a applyAll) Pass(ctx context.Context, kind schedule.PassKind) (schedule.Result, error) {
-	_, res, err := a.ws.Apply(ctx, nil, engine.ApplyOptions{LockWait: true})
-	counts := map[string]int{}
-	for k, v := range res.Counts {
-		counts[string(k)] = v
-	}
-	return schedule.Result{Kind: string(kind), Counts: counts, Errors: res.Errors}, err
-}
-
-func (a applyAll) Record(ctx context.Context, h schedule.Hint) (schedule.Result, error) {
-	return a.Pass(ctx, "webhook")
-}
 
 // event is one scheduler report seen by a test.
 type event struct {
@@ -284,6 +246,20 @@ func post(t *testing.T, url string, hdr http.Header, body []byte) int {
 	return resp.StatusCode
 }
 
+func getBody(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func clientByEmail(h *harness, email string) (pbemu.Client, bool) {
 	for _, c := range h.pb.Clients() {
 		if strings.EqualFold(strings.TrimSpace(c.Email), email) {
@@ -306,7 +282,6 @@ schedule {
 // Paperbell emulator through a signed webhook, and forged, stale,
 // replayed and malformed deliveries change nothing.
 func TestRunWebhookE2E(t *testing.T) {
-	orApplyAll(t)
 	signer, err := webhook.GenerateTestKeys()
 	if err != nil {
 		t.Fatal(err)
@@ -381,6 +356,13 @@ webhooks {
 	if got := len(h.pb.Clients()); got != before+1 {
 		t.Errorf("%d Paperbell clients, want %d (only the sentinel added)", got, before+1)
 	}
+	// Both providers count their own traffic for /metrics.
+	metrics := getBody(t, "http://"+d.addr+"/metrics")
+	for _, p := range []string{"ghl", "paperbell"} {
+		if !regexp.MustCompile(`(?m)^bellsync_api_calls_total\{provider="` + p + `"\} [1-9]`).MatchString(metrics) {
+			t.Errorf("/metrics reports no API calls for %s:\n%s", p, metrics)
+		}
+	}
 	if code := d.stop(); code != 0 {
 		t.Errorf("exit %d after SIGTERM, want 0:\n%s", code, tail(d.stderr.String(), 20))
 	}
@@ -390,7 +372,10 @@ webhooks {
 }
 
 // twoWayContacts syncs GHL contacts and Paperbell clients both ways, so
-// that a Paperbell event can create a GHL contact.
+// that a Paperbell event can create a GHL contact. The GHL client's own
+// budget is lifted as the emulator's is: at the default 100 requests per
+// 10 s the first full pass, which creates hundreds of GHL contacts from
+// the Paperbell seed, spent 20 s waiting on the limiter.
 const twoWayContacts = `
 state {
   path = env("BELLSYNC_STATE")
@@ -399,6 +384,7 @@ provider "ghl" {
   base_url    = env("GHL_BASE_URL")
   location_id = env("GHL_LOCATION_ID")
   token       = env("GHL_TOKEN")
+  rate_limit  = 100000
 }
 provider "paperbell" {
   base_url   = env("PAPERBELL_BASE_URL")
@@ -432,7 +418,6 @@ sync "contacts" {
 // TestRunZapE2E: a Zapier-style Paperbell "New Client" event creates the
 // GHL contact; a wrong secret changes nothing.
 func TestRunZapE2E(t *testing.T) {
-	needReconciler(t)
 	h := newHarness(t, "")
 	addr := freeAddr(t)
 	cfg := writeConfig(t, h, twoWayContacts, quietSchedule+fmt.Sprintf(`
@@ -478,7 +463,6 @@ func requests(h *harness) int {
 // side through the next incremental pass, and a restart resumes from the
 // saved cursor instead of re-reading everything.
 func TestRunIncrementalE2E(t *testing.T) {
-	needReconciler(t)
 	h := newHarness(t, "")
 	cfg := writeConfig(t, h, "", quietSchedule)
 
