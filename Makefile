@@ -3,7 +3,7 @@
 GO          ?= go
 BIN         := bin/bellsync
 
-.PHONY: build test vet staticcheck unit demo bench fmt clean
+.PHONY: build test vet staticcheck unit demo demo-full bench fmt clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/bellsync
@@ -25,6 +25,11 @@ test: vet staticcheck unit
 
 demo: build
 	./examples/demo/run.sh
+
+# The full mission: two-way contacts, tasks and notes, welcome tasks, and an
+# edit made through the Paperbell emulator's API carried over to GHL.
+demo-full: build
+	./examples/full/run.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
