@@ -41,6 +41,13 @@ func benchConfig(b *testing.B, ghlRate, pbRate int) string {
 // Paperbell under a differently-cased email.
 func synthetic(b *testing.B, n int) (*ghlemu.Server, *pbemu.Server) {
 	b.Helper()
+	return syntheticAt(b, n, nil)
+}
+
+// syntheticAt is synthetic with a clock for the GHL emulator (nil means
+// time.Now), which stamps dateUpdated on every write.
+func syntheticAt(b *testing.B, n int, now func() time.Time) (*ghlemu.Server, *pbemu.Server) {
+	b.Helper()
 	var gs, ps []map[string]any
 	for i := range n {
 		email := fmt.Sprintf("person%06d@example.com", i)
@@ -58,7 +65,7 @@ func synthetic(b *testing.B, n int) (*ghlemu.Server, *pbemu.Server) {
 			})
 		}
 	}
-	g := ghlemu.New(ghlemu.Options{RateLimit: 1 << 30, DailyLimit: 1 << 30})
+	g := ghlemu.New(ghlemu.Options{RateLimit: 1 << 30, DailyLimit: 1 << 30, Now: now})
 	gj, _ := json.Marshal(gs)
 	if err := g.LoadContacts(bytes.NewReader(gj)); err != nil {
 		b.Fatal(err)
@@ -149,9 +156,10 @@ func BenchmarkPlan(b *testing.B) {
 
 // BenchmarkApplyThroughput applies creates against a Paperbell emulator
 // whose own limit equals the client's configured rate, and reports the
-// achieved write rate as a fraction of that ceiling. With L writes allowed
-// per minute, n writes can finish no sooner than (ceil(n/L)-1) minutes
-// (the first L go at once); the fraction is that ideal over the time taken.
+// achieved rate as a fraction of that ceiling. With L requests allowed per
+// minute, the R requests the apply made (listings, writes, reads; counted
+// by the emulator) can finish no sooner than (ceil(R/L)-1) minutes, the
+// first L going at once; the fraction is that ideal over the time taken.
 func BenchmarkApplyThroughput(b *testing.B) {
 	const n, perMinute = 600, 300
 	for range b.N {
@@ -174,8 +182,14 @@ func BenchmarkApplyThroughput(b *testing.B) {
 		if err != nil || len(res.Errors) > 0 {
 			b.Fatalf("apply: %v %v", err, res.Errors)
 		}
-		ideal := time.Duration((n+perMinute-1)/perMinute-1) * time.Minute
-		b.ReportMetric(float64(n)/elapsed.Seconds(), "writes/s")
+		reqs := 0
+		for _, v := range p.Stats().Requests {
+			reqs += v
+		}
+		ideal := time.Duration((reqs+perMinute-1)/perMinute-1) * time.Minute
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "changes/s")
+		b.ReportMetric(float64(reqs), "paperbell-requests")
+		b.ReportMetric(float64(p.Stats().RateLimited), "429s")
 		b.ReportMetric(ideal.Seconds()/elapsed.Seconds(), "fraction-of-ceiling")
 	}
 }
