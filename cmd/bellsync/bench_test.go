@@ -164,8 +164,8 @@ func BenchmarkApplyThroughput(b *testing.B) {
 	const n, perMinute = 600, 300
 	for range b.N {
 		b.StopTimer()
-		g, p := synthetic(b, n)
-		p = pbemu.New(pbemu.Options{RateLimit: perMinute, RateWindow: time.Minute})
+		g, _ := synthetic(b, n)
+		p := pbemu.New(pbemu.Options{RateLimit: perMinute, RateWindow: time.Minute})
 		serve(b, g, p)
 		cfg := benchConfig(b, 1<<20, perMinute)
 		ctx := context.Background()

@@ -140,7 +140,7 @@ func (d *daemonRun) waitHint(id string) event {
 
 // freeAddr returns a loopback address nobody listens on right now. The
 // GHL emulator must know the daemon's URL before the daemon starts.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -187,7 +187,7 @@ func writeConfig(t *testing.T, h *harness, body, extra string) string {
 	return p
 }
 
-func writeKeys(t *testing.T, dir string, s webhook.Signer) {
+func writeKeys(t testing.TB, dir string, s webhook.Signer) {
 	t.Helper()
 	ed, rsaPub := s.Public()
 	for name, k := range map[string]any{"ed.pem": ed, "rsa.pem": rsaPub} {
