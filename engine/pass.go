@@ -114,6 +114,7 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 		return schedule.Result{Kind: kind, Started: start}, err
 	}
 	defer unlock()
+	ws.settleRuns(ctx)
 	runID := fmt.Sprintf("%s-%d-%s", start.Format("20060102T150405.000"), os.Getpid(), kind)
 	run := state.Run{ID: runID, Kind: kind, StartedAt: start, Status: "running"}
 	_ = ws.Store.StartRun(ctx, run)

@@ -137,6 +137,7 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 	if kind == "" {
 		kind = "apply"
 	}
+	ws.settleRuns(ctx)
 	runID := fmt.Sprintf("%s-%d", ws.now().UTC().Format("20060102T150405.000"), os.Getpid())
 	run := state.Run{ID: runID, Kind: kind, StartedAt: ws.now().UTC(), Status: "running"}
 	_ = ws.Store.StartRun(ctx, run)
@@ -153,6 +154,10 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 	}
 	var current map[string]apply.Digests
 	if opts.Saved {
+		if err := ws.checkSaved(ctx, p, opts.AllowMassDelete); err != nil {
+			ws.finishRun(ctx, run, apply.Result{}, err)
+			return p, apply.Result{}, err
+		}
 		if current, err = ws.snapshots(ctx, p); err != nil {
 			return p, apply.Result{}, err
 		}
@@ -270,4 +275,23 @@ func (b binder) FollowUp(sync string, i int, src, tgt providers.Record) (provide
 	}
 	r, fields, err := diff.FollowUp(bd.input, i, src, tgt)
 	return r.Resource, fields, err
+}
+
+// settleRuns marks runs still "running" as interrupted. Called with the
+// lock held, so no other process can be running them: their process died.
+func (ws *Workspace) settleRuns(ctx context.Context) {
+	runs, err := ws.Store.Runs(ctx, 50)
+	if err != nil {
+		return
+	}
+	for _, r := range runs {
+		if r.Status == "running" {
+			r.Status = "interrupted"
+			if r.EndedAt.IsZero() {
+				r.EndedAt = ws.now().UTC()
+			}
+			r.Errors = append(r.Errors, "the process stopped before the run finished; its writes were settled by the next run")
+			_ = ws.Store.FinishRun(ctx, r)
+		}
+	}
 }

@@ -155,7 +155,7 @@ func runCheck(ctx context.Context, name string, args []string, io stdio) int {
 	fs := newFlagSet(name, io)
 	c.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		return errorf(io, "%s takes no arguments, got %q", name, fs.Args())

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"io"
 	"log/slog"
 	"os"
@@ -75,7 +77,7 @@ func cmdValidate(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("validate", io)
 	c.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	ws, ok := open(ctx, c, io, true)
 	if !ok {
@@ -90,7 +92,7 @@ func cmdFmt(_ context.Context, args []string, io stdio) int {
 	fs := newFlagSet("fmt", io)
 	check := fs.Bool("check", false, "only report files that are not formatted; exit 1 if any")
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	files := fs.Args()
 	if len(files) == 0 {
@@ -101,6 +103,11 @@ func cmdFmt(_ context.Context, args []string, io stdio) int {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			code = errorf(io, "%v", err)
+			continue
+		}
+		if _, diags := hclsyntax.ParseConfig(src, f, hcl.InitialPos); diags.HasErrors() {
+			writeDiags(io.err, diags, false)
+			code = exitError
 			continue
 		}
 		out := config.Format(src)
@@ -125,12 +132,12 @@ func cmdPlan(ctx context.Context, args []string, io stdio) int {
 	var c common
 	fs := newFlagSet("plan", io)
 	c.register(fs)
-	out := fs.String("out", "", "save the plan to this file, for `bellsync apply FILE`")
+	out := fs.String("out", "", "save the plan to this `FILE`, for bellsync apply FILE")
 	asJSON := fs.Bool("json", false, "print the plan as JSON")
 	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are, 1 on error")
 	allowMass := fs.Bool("allow-mass-delete", false, "accept more deletes than max_deletes allows")
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	ws, ok := open(ctx, c, io, false)
 	if !ok {
@@ -156,15 +163,15 @@ func cmdPlan(ctx context.Context, args []string, io stdio) int {
 		if err := p.Save(*out); err != nil {
 			return errorf(io, "%v", err)
 		}
-		if !*asJSON {
-			fmt.Fprintf(io.out, "\nSaved the plan to %s. Apply exactly these changes with:\n  bellsync apply %s\n", *out, *out)
+		if !*asJSON && (len(p.Blocked) == 0 || *allowMass) {
+			fmt.Fprintf(io.out, "\nSaved the plan to %s. Apply exactly these changes with:\n  bellsync apply -config %s %s\n", *out, c.config, *out)
 		}
 	}
 	if !p.Complete {
 		return exitError
 	}
 	if len(p.Blocked) > 0 && !*allowMass {
-		fmt.Fprintln(io.err, "Error: the plan deletes more than max_deletes allows; check the listing, then plan with -allow-mass-delete if this is intended.")
+		fmt.Fprintln(io.err, "Error: the plan deletes or suspends more records than max_deletes allows; check that the listings are right, then pass -allow-mass-delete if this is intended.")
 		return exitError
 	}
 	if *detailed && p.HasChanges() {
@@ -182,10 +189,10 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 	workers := fs.Int("parallelism", 4, "changes written at once")
 	allowMass := fs.Bool("allow-mass-delete", false, "apply even when the plan deletes more than max_deletes allows")
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	if fs.NArg() > 1 {
-		return errorf(io, "apply takes at most one plan file, got %d arguments", fs.NArg())
+		return errorf(io, "apply takes at most one plan file, got %d arguments (flags go before the plan file: bellsync apply -auto-approve FILE)", fs.NArg())
 	}
 	ws, ok := open(ctx, c, io, false)
 	if !ok {
@@ -215,7 +222,7 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 			return errorf(io, "the plan is incomplete; nothing was applied")
 		}
 		if len(p.Blocked) > 0 && !*allowMass {
-			return errorf(io, "the plan deletes more than max_deletes allows; nothing was applied (pass -allow-mass-delete if this is intended)")
+			return errorf(io, "the plan deletes or suspends more records than max_deletes allows; nothing was applied (pass -allow-mass-delete if this is intended)")
 		}
 		if !p.HasChanges() {
 			return exitOK
@@ -236,8 +243,14 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 	for _, e := range res.Errors {
 		fmt.Fprintf(io.err, "Error: %s\n", e)
 	}
+	for _, s := range prog.skipped() {
+		fmt.Fprintf(io.out, "Skipped %s: it changed since the plan was made; plan again to see the new changes.\n", s)
+	}
 	summary := fmt.Sprintf("Apply complete: %d applied, %d adopted, %d skipped (changed since plan), %d failed.",
 		res.Counts[apply.Applied], res.Counts[apply.Adopted], res.Counts[apply.Stale], res.Counts[apply.Failed])
+	if n := res.Counts[apply.NotAttempted]; n > 0 {
+		summary += fmt.Sprintf(" %d not attempted.", n)
+	}
 	if p != nil && p.Errored() {
 		summary += fmt.Sprintf(" %d records were left alone (see the plan).", p.Counts().Errors)
 	}
@@ -246,7 +259,7 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.out, "Interrupted: the writes made so far are recorded; run apply again to finish.")
 		return exitError
 	}
-	if res.Counts[apply.Failed] > 0 {
+	if res.Counts[apply.Failed]+res.Counts[apply.NotAttempted] > 0 {
 		return exitError
 	}
 	return exitOK
@@ -268,7 +281,7 @@ func cmdRuns(ctx context.Context, args []string, io stdio) int {
 	c.register(fs)
 	n := fs.Int("n", 20, "how many runs to list")
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	ws, ok := open(ctx, c, io, false)
 	if !ok {
@@ -295,7 +308,11 @@ func printRun(io stdio, r state.Run) {
 		dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 	}
 	fmt.Fprintf(io.out, "%s  %-11s %-7s %-9s %s\n", r.StartedAt.UTC().Format(time.RFC3339), r.Kind, r.Status, dur, counts)
-	for _, e := range r.Errors {
+	for i, e := range r.Errors {
+		if i == 10 {
+			fmt.Fprintf(io.out, "    ... and %d more errors\n", len(r.Errors)-10)
+			break
+		}
 		fmt.Fprintf(io.out, "    error: %s\n", e)
 	}
 }
@@ -311,14 +328,17 @@ func cmdState(ctx context.Context, args []string, io stdio) int {
 	if len(args) > 0 && args[0] == "audit" {
 		return cmdAudit(ctx, args[1:], io)
 	}
+	if len(args) > 0 && args[0] == "forget" {
+		return cmdForget(ctx, args[1:], io)
+	}
 	if len(args) == 0 || args[0] != "dump" {
-		return errorf(io, "usage: bellsync state dump|audit [-config FILE]")
+		return errorf(io, "usage: bellsync state dump|audit|forget [-config FILE]")
 	}
 	var c common
 	fs := newFlagSet("state dump", io)
 	c.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	ws, ok := open(ctx, c, io, false)
 	if !ok {
@@ -341,7 +361,7 @@ func cmdAudit(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("state audit", io)
 	c.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	ws, ok := open(ctx, c, io, false)
 	if !ok {
@@ -367,5 +387,46 @@ func cmdAudit(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.out, "sync.%s: link %s -> %s (%s): %s gone\n", o.Sync, o.Link.SourceID, o.Link.TargetID, o.Link.Status, gone)
 	}
 	fmt.Fprintf(io.out, "%d orphaned links. Deletes are acted on by the next full plan according to on_delete.\n", len(orphans))
+	return exitOK
+}
+
+// cmdForget drops links, so their records are matched afresh by the next
+// plan: the way out of an orphaned link (a record deleted by hand).
+func cmdForget(ctx context.Context, args []string, io stdio) int {
+	var c common
+	fs := newFlagSet("state forget", io)
+	c.register(fs)
+	syncName := fs.String("sync", "", "the sync whose links to forget (required)")
+	orphans := fs.Bool("orphans", false, "forget every link whose record is gone on either side")
+	if err := fs.Parse(args); err != nil {
+		return parseExit(err)
+	}
+	if *syncName == "" || (!*orphans && fs.NArg() == 0) {
+		return errorf(io, "usage: bellsync state forget -sync NAME (-orphans | SOURCE_ID...)")
+	}
+	ws, ok := open(ctx, c, io, false)
+	if !ok {
+		return exitError
+	}
+	defer ws.Close()
+	ids := fs.Args()
+	if *orphans {
+		found, err := ws.Audit(ctx)
+		if err != nil {
+			return errorf(io, "%v", err)
+		}
+		for _, o := range found {
+			if o.Sync == *syncName {
+				ids = append(ids, o.Link.SourceID)
+			}
+		}
+	}
+	for _, id := range ids {
+		if err := ws.Store.DeleteLink(ctx, *syncName, id); err != nil {
+			return errorf(io, "%v", err)
+		}
+		fmt.Fprintf(io.out, "forgot the link of sync.%s source %s\n", *syncName, id)
+	}
+	fmt.Fprintf(io.out, "%d links forgotten; the next plan matches those records again by their keys.\n", len(ids))
 	return exitOK
 }

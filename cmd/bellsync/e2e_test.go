@@ -342,3 +342,29 @@ func TestBadCredentialsAndGarbage(t *testing.T) {
 		}
 	})
 }
+
+// TestShippedConfigsAreFormatted: every config we ship passes fmt -check,
+// and fmt refuses a file that does not parse instead of rewriting it.
+func TestShippedConfigsAreFormatted(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*/sync.hcl")
+	files = append(files, "../../sync.hcl.example")
+	more, _ := filepath.Glob("testdata/*.hcl")
+	files = append(files, more...)
+	for _, f := range files {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"fmt", "-check", f}, stdio{in: strings.NewReader(""), out: &out, err: &errb}); code != 0 {
+			t.Errorf("%s is not formatted (run bellsync fmt %s): %s%s", f, f, out.String(), errb.String())
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.hcl")
+	if err := os.WriteFile(bad, []byte("sync \"x\" {\n  source = \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"fmt", bad}, stdio{in: strings.NewReader(""), out: &out, err: &errb}); code != 1 {
+		t.Errorf("fmt of broken HCL: exit %d, want 1", code)
+	}
+	if got, _ := os.ReadFile(bad); string(got) != "sync \"x\" {\n  source = \n" {
+		t.Errorf("fmt rewrote a file it could not parse: %q", got)
+	}
+}

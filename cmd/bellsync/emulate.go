@@ -35,7 +35,7 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 	oauthScopes := fs.String("ghl-oauth-scopes", strings.Join(ghl.DefaultScopes, " "), "space-separated scopes every OAuth grant gets")
 	accessTTL := fs.Duration("ghl-access-ttl", 86399*time.Second, "lifetime of OAuth access tokens (GHL's is about a day)")
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	if *seed == "" {
 		return errorf(io, "emulate needs -seed DIR (for example -seed examples/demo/seed)")

@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -106,5 +108,14 @@ func cmdVersion(_ context.Context, _ []string, io stdio) int {
 // errorf prints a one-line error and returns exitError.
 func errorf(io stdio, format string, args ...any) int {
 	fmt.Fprintf(io.err, "Error: "+format+"\n", args...)
+	return exitError
+}
+
+// parseExit is the exit code for a flag parsing error: -h asked for help,
+// which is not a failure.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
 	return exitError
 }

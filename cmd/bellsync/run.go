@@ -46,7 +46,7 @@ func cmdRun(ctx context.Context, args []string, io stdio) int {
 	fs.BoolVar(&f.once, "once", false, "do one pass and the webhook events left by an earlier run, then exit; no listener")
 	fs.DurationVar(&f.stopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let the reconcile in flight finish before cancelling it")
 	if err := fs.Parse(args); err != nil {
-		return exitError
+		return parseExit(err)
 	}
 	level := slog.LevelInfo
 	if f.verbose {

@@ -53,6 +53,7 @@ type progress struct {
 	total  int
 	done   int
 	failed int
+	stale  []string
 	start  time.Time
 	last   time.Time
 }
@@ -65,10 +66,17 @@ func (p *progress) Started(total int) {
 	p.total, p.start = total, time.Now()
 }
 
-func (p *progress) Done(_ plan.Change, out apply.Outcome, _ error) {
+func (p *progress) Done(ch plan.Change, out apply.Outcome, _ error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
+	if out == apply.Stale {
+		r := ch.Source
+		if ch.Side == plan.SideSource || r.ID == "" {
+			r = ch.Target
+		}
+		p.stale = append(p.stale, r.String())
+	}
 	if out == apply.Failed {
 		p.failed++
 	}
@@ -88,4 +96,11 @@ func (p *progress) finish() {
 	if p.tty && p.total > 0 {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// skipped names the records skipped because they moved since the plan.
+func (p *progress) skipped() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.stale...)
 }

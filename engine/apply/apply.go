@@ -71,7 +71,15 @@ const (
 	// Stale means a saved plan's record moved since the plan; skipped.
 	Stale  Outcome = "skipped (changed since plan)"
 	Failed Outcome = "failed"
+	// NotAttempted means the apply stopped before reaching the change,
+	// because the API kept failing (see Options.StopAfter).
+	NotAttempted Outcome = "not attempted"
 )
+
+// defaultStopAfter is how many writes in a row may fail on a transient
+// error (the API is down or unreachable) before the apply stops instead
+// of retrying every remaining record.
+const defaultStopAfter = 10
 
 // Options tune an apply.
 type Options struct {
@@ -97,6 +105,9 @@ type Options struct {
 	Current map[string]Digests
 	// AllowMassDelete lets a plan blocked by max_deletes be applied.
 	AllowMassDelete bool
+	// StopAfter is the number of consecutive transient failures after
+	// which the rest of the plan is not attempted; 0 means 10.
+	StopAfter int
 }
 
 // Digests are record fingerprints by id, per side.
@@ -145,6 +156,9 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 		total++
 	}
 	opts.Hooks.Started(total)
+	if opts.StopAfter <= 0 {
+		opts.StopAfter = defaultStopAfter
+	}
 	x := &executor{opts: opts, parents: map[string]*parentLinks{}}
 	res := Result{Counts: map[Outcome]int{}}
 	var mu sync.Mutex
@@ -156,7 +170,11 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 			go func() {
 				defer wg.Done()
 				for ch := range jobs {
-					out, err := x.applyOne(ctx, ch)
+					out, err := NotAttempted, error(nil)
+					if !x.stopped() {
+						out, err = x.applyOne(ctx, ch)
+						x.note(err)
+					}
 					mu.Lock()
 					res.Counts[out]++
 					if err != nil {
@@ -179,7 +197,39 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 			break
 		}
 	}
+	if last := x.stopReason(); last != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("stopped after %d writes in a row failed to reach the API (%d changes not attempted; run apply again once it answers): %v",
+			opts.StopAfter, res.Counts[NotAttempted], last))
+	}
 	return res, ctx.Err()
+}
+
+// note counts consecutive transient failures; a success resets the count.
+func (x *executor) note(err error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case err == nil:
+		x.failures = 0
+	case providers.Retryable(err):
+		x.failures++
+		x.lastErr = err
+	}
+}
+
+func (x *executor) stopped() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.failures >= x.opts.StopAfter
+}
+
+func (x *executor) stopReason() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.failures >= x.opts.StopAfter {
+		return x.lastErr
+	}
+	return nil
 }
 
 func describe(ch plan.Change) string {
@@ -197,9 +247,11 @@ func describe(ch plan.Change) string {
 type executor struct {
 	opts Options
 
-	// mu guards parents.
-	mu      sync.Mutex
-	parents map[string]*parentLinks
+	// mu guards parents, failures and lastErr.
+	mu       sync.Mutex
+	parents  map[string]*parentLinks
+	failures int
+	lastErr  error
 }
 
 type parentLinks struct {

@@ -106,6 +106,7 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 			if ch.Problem != "" {
 				why = ch.Problem
 			}
+			why = clean(why)
 			if ch.Origin != "" {
 				why += " (" + ch.Origin + ")"
 			}
@@ -137,7 +138,7 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 	if len(problems) > 0 {
 		b.WriteString(pt.paint(ansiBold+ansiRed, "Records that cannot be synced (left alone):") + "\n")
 		for _, ch := range problems {
-			fmt.Fprintf(&b, "  %s sync.%s: %s: %s\n", pt.paint(ansiRed, "!"), ch.Sync, labelOf(ch), ch.Problem)
+			fmt.Fprintf(&b, "  %s sync.%s: %s: %s\n", pt.paint(ansiRed, "!"), ch.Sync, labelOf(ch), clean(ch.Problem))
 		}
 		b.WriteString("\n")
 	}
@@ -154,8 +155,16 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 	if writes == 0 && len(problems) == 0 && p.Complete {
 		b.WriteString(pt.paint(ansiGreen, "No changes.") + " Both sides are in step.\n")
 	}
-	fmt.Fprintf(&b, "%s %d to create, %d to update, %d to link, %d unchanged, %d errors.",
-		pt.paint(ansiBold, "Plan:"), c.Create, c.Update, c.Link, c.Unchanged, c.Errors)
+	follow := 0
+	for _, ch := range p.Changes {
+		follow += len(ch.FollowUps)
+	}
+	created := fmt.Sprintf("%d to create", c.Create)
+	if follow > 0 {
+		created += fmt.Sprintf(" (+%d by on_create rules)", follow)
+	}
+	fmt.Fprintf(&b, "%s %s, %d to update, %d to link, %d unchanged, %d errors.",
+		pt.paint(ansiBold, "Plan:"), created, c.Update, c.Link, c.Unchanged, c.Errors)
 	if c.Delete+c.Suspend > 0 {
 		fmt.Fprintf(&b, " %d to delete, %d to suspend.", c.Delete, c.Suspend)
 	}
@@ -215,6 +224,26 @@ func (r Ref) String() string {
 	return s
 }
 
+// clean makes record text safe to print on one terminal line: control
+// characters (escape sequences, newlines) from a record could otherwise
+// repaint the screen or forge plan lines a person is about to approve.
+func clean(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if isControl(r) {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
 func labelOf(ch Change) string {
 	if ch.Action == Delete || ch.Action == Suspend {
 		// The record acted on is the survivor, not the one that is gone.
@@ -225,7 +254,7 @@ func labelOf(ch Change) string {
 		from = ch.Target
 	}
 	if ch.Label != "" {
-		return fmt.Sprintf("%s (%s)", ch.Label, from)
+		return fmt.Sprintf("%s (%s)", clean(ch.Label), from)
 	}
 	return from.String()
 }
@@ -259,8 +288,13 @@ func formatValue(v cty.Value) string {
 	t := v.Type()
 	switch {
 	case t == cty.String:
-		b, _ := json.Marshal(v.AsString())
-		return string(b)
+		// Quoted like JSON (so control characters are escaped) but without
+		// HTML escaping: an HTML note should read as written.
+		var buf strings.Builder
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(v.AsString())
+		return strings.TrimSuffix(buf.String(), "\n")
 	case t == cty.Bool:
 		if v.True() {
 			return "true"

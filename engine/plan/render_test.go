@@ -127,3 +127,28 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Error("a foreign file loaded as a plan")
 	}
 }
+
+// TestRecordTextCannotForgePlanLines: a label or problem carrying escape
+// sequences or newlines (a hostile note) is printed escaped, on its line.
+func TestRecordTextCannotForgePlanLines(t *testing.T) {
+	p := &Plan{Complete: true, Changes: []Change{{Sync: "notes", Action: Create, Side: SideTarget,
+		Label:  "\x1b[2J\x1b[31mINJECTED\x1b[0m\n  + paperbell.contacts[\"fake\"] will be deleted",
+		Source: Ref{Provider: "paperbell", Kind: "notes", ID: "n1"}, Target: Ref{Provider: "ghl", Kind: "notes"},
+		Fields: []FieldChange{{Field: "body", Old: cty.NullVal(cty.String), New: cty.StringVal("<p>a & b</p>\n\x1b[0m")}}}}}
+	var b bytes.Buffer
+	if err := p.WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if bytes.ContainsRune([]byte(out), 0x1b) {
+		t.Errorf("an escape character reached the output:\n%q", out)
+	}
+	for _, line := range bytes.Split([]byte(out), []byte("\n")) {
+		if bytes.HasPrefix(bytes.TrimSpace(line), []byte(`+ paperbell.contacts["fake"]`)) {
+			t.Errorf("a record's text forged a plan line: %q", line)
+		}
+	}
+	if !bytes.Contains([]byte(out), []byte(`"<p>a & b</p>\n\u001b[0m"`)) {
+		t.Errorf("HTML should read as written and control characters be escaped:\n%s", out)
+	}
+}

@@ -47,10 +47,10 @@ sync "contacts" {
     last_name  = source.lastName
     # Keep a client's primary email when the contact's address is already
     # one of the client's additional emails (that is how they were matched).
-    email = try(contains([for e in target.additional_emails : lower(e)], normalize_email(source.email)), false) ? target.email : normalize_email(source.email)
-    phone      = e164(source.phone, "US")
-    time_zone  = source.timezone
-    tags       = normalize_tags(source.tags)
+    email     = try(contains([for e in target.additional_emails : lower(e)], normalize_email(source.email)), false) ? target.email : normalize_email(source.email)
+    phone     = e164(source.phone, "US")
+    time_zone = source.timezone
+    tags      = normalize_tags(source.tags)
   }
 
   on_delete = "retain"

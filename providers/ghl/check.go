@@ -2,6 +2,7 @@ package ghl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -37,6 +38,12 @@ func (p *Provider) Check(ctx context.Context) []providers.CheckResult {
 	err := p.do(ctx, call{op: "get location", scope: scopeLocationsRead,
 		req: httpx.Request{Method: http.MethodGet, Path: "/locations/" + p.locationID, Idempotent: true}}, &loc)
 	if err != nil {
+		if pe, ok := providers.AsError(err); ok && errors.Is(err, providers.ErrAuth) && pe.Status == http.StatusUnauthorized && pe.Scope == "" {
+			// A Private Integration Token can only be tested by using it:
+			// a 401 here means the token itself is wrong, not the location.
+			out[0] = providers.CheckResult{Name: "token", Detail: "GHL rejected the token (" + err.Error() + "); check the token or run `bellsync auth ghl`"}
+			return out
+		}
 		return append(out, providers.CheckResult{Name: "location", Detail: err.Error()})
 	}
 	detail := p.locationID
