@@ -172,3 +172,29 @@ func TestKilledApplyRerunMakesNoDuplicates(t *testing.T) {
 	}
 	h.mustRun(0, "plan", "-config", h.config, "-detailed-exitcode")
 }
+
+// TestTamperedPlanFileIsRefused: a saved plan edited to delete records the
+// config protects (on_delete = "retain", no links) is refused whole.
+func TestTamperedPlanFileIsRefused(t *testing.T) {
+	h := newHarness(t, "testdata/contacts.hcl")
+	planFile := filepath.Join(h.dir, "p.plan")
+	h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), `"action": "link"`, `"action": "delete"`, 3)
+	if edited == string(data) {
+		t.Fatal("the plan file has no link to tamper with")
+	}
+	if err := os.WriteFile(planFile, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errs := h.mustRun(1, "apply", "-config", h.config, planFile)
+	if !strings.Contains(errs, "does not allow") || !strings.Contains(errs, `on_delete is "retain"`) {
+		t.Errorf("stderr does not explain the refusal:\n%s", errs)
+	}
+	if n := len(h.pb.Clients()); n != 369 {
+		t.Errorf("a tampered plan wrote: %d clients, want 369", n)
+	}
+}

@@ -1,0 +1,60 @@
+package apply
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bellsync/bellsync/engine/plan"
+	"github.com/bellsync/bellsync/engine/state"
+	"github.com/bellsync/bellsync/providers"
+	"github.com/bellsync/bellsync/providers/providertest"
+	"github.com/zclconf/go-cty/cty"
+)
+
+type nopBinder struct{}
+
+func (nopBinder) Rebase(string, providers.Record, providers.Record) ([]byte, []byte, error) {
+	return nil, nil, nil
+}
+
+func (nopBinder) FollowUp(string, int, providers.Record, providers.Record) (providers.Resource, map[string]cty.Value, error) {
+	return nil, nil, nil
+}
+
+// TestStopsWhenTheAPIIsDown: when every write fails on a transient error
+// (the API went away), the apply stops after StopAfter of them instead of
+// retrying every remaining record, and says how many it did not attempt.
+func TestStopsWhenTheAPIIsDown(t *testing.T) {
+	schema := providers.Schema{Kind: "contacts", Fields: []providers.Field{{Name: "email", Type: cty.String}},
+		Caps: providers.Capabilities{List: true, Get: true, Create: true, Update: true}}
+	src, tgt := providertest.NewMemory(schema), providertest.NewMemory(schema)
+	down := &providers.Error{Category: providers.ErrTransient, Provider: "memory", Op: "create", Message: "connection refused"}
+	tgt.BeforeWrite = func(string, map[string]cty.Value) error { return down }
+	st, err := state.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := &plan.Plan{Complete: true}
+	for i := range 30 {
+		id := "s" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		p.Changes = append(p.Changes, plan.Change{Sync: "people", Action: plan.Create, Side: plan.SideTarget,
+			Source: plan.Ref{ID: id}, Fields: []plan.FieldChange{{Field: "email", New: cty.StringVal(id + "@x.com")}}})
+	}
+	res, err := Apply(context.Background(), p, Options{Sides: map[string]Sides{"people": {Source: src, Target: tgt}},
+		Store: st, Binder: nopBinder{}, Workers: 1, StopAfter: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[Failed] != 10 || res.Counts[NotAttempted] != 20 {
+		t.Errorf("counts = %v, want 10 failed and 20 not attempted", res.Counts)
+	}
+	if last := res.Errors[len(res.Errors)-1]; !strings.Contains(last, "stopped after 10 writes in a row") || !strings.Contains(last, "20 changes not attempted") {
+		t.Errorf("last error = %q", last)
+	}
+	if n := tgt.CallCount("create"); n != 10 {
+		t.Errorf("%d creates tried, want 10", n)
+	}
+}
