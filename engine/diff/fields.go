@@ -110,9 +110,44 @@ func (d *differ) pair(s *sourceItem, t *targetItem, action plan.Action, reason s
 		}
 	}
 	if action == plan.Update && len(ch.Fields) == 0 && len(ch.Reverse) == 0 {
-		return plan.Change{}, false
+		if !d.agreedSinceBase(fwd, rev, s.rec, t.rec, baseS, baseT, ignore) {
+			return plan.Change{}, false
+		}
+		// Nothing to write, but the link must be re-based: otherwise the
+		// next edit on either side looks like a conflict with an edit
+		// the sides already agree on, and the conflict rule may undo it.
+		ch.Reason = "both sides were changed to the same value; only the link's snapshot is updated"
 	}
 	return ch, true
+}
+
+// agreedSinceBase reports whether a shared field of a two-way sync holds
+// the same value on both sides that differs from the link's base: both
+// sides were edited alike since the last run.
+func (d *differ) agreedSinceBase(fwd, rev map[string]cty.Value, src, tgt providers.Record, baseS, baseT *Base, ignore map[string]bool) bool {
+	if !d.twoWay {
+		return false
+	}
+	stale := func(f providers.Field, want, cur cty.Value, base *Base, name string) bool {
+		return base != nil && equal(f, want, cur) && (!equal(f, want, base.Wrote[name]) || !equal(f, cur, base.Seen[name]))
+	}
+	for _, m := range d.in.Sync.Map {
+		f, _ := d.ts.Field(m.Field)
+		if d.shared[m.Field] && !ignore[m.Field] && stale(f, fwd[m.Field], tgt.Fields[m.Field], baseT, m.Field) {
+			return true
+		}
+	}
+	for _, m := range d.in.Sync.ReverseMap {
+		shared := false
+		for _, tf := range d.readsOf[m.Field] {
+			shared = shared || d.shared[tf]
+		}
+		f, _ := d.ss.Field(m.Field)
+		if shared && stale(f, rev[m.Field], src.Fields[m.Field], baseS, m.Field) {
+			return true
+		}
+	}
+	return false
 }
 
 // newer reports whether the source record changed after the target; an
