@@ -18,13 +18,12 @@ import (
 	pbemu "github.com/bellsync/bellsync/providers/paperbell/emulator"
 )
 
-// These tests run the full mission (testdata/full.hcl, a copy of
-// examples/full/sync.hcl: two-way contacts with ownership, newest_wins,
+// These tests run the full mission (examples/full/sync.hcl: two-way contacts with ownership, newest_wins,
 // suspend on delete and a welcome task; tasks and notes two-way under
 // sync.contacts) through the CLI against both emulators seeded from the
 // corpus.
 
-const fullConfig = "testdata/full.hcl"
+const fullConfig = "../../examples/full/sync.hcl"
 
 // Corpus facts the assertions rely on (examples/demo/seed).
 const (
@@ -482,7 +481,7 @@ func TestMissionEdits(t *testing.T) {
 			t.Fatalf("want an update of paperbell.contacts[%s], got %+v", pair.TargetID, ch)
 		}
 		f := onlyField(t, ch)
-		want := fmt.Sprintf("full.hcl:%d", firstNameLine)
+		want := fmt.Sprintf("sync.hcl:%d", firstNameLine)
 		if f.Field != "first_name" || string(f.New) != `"Zebulon"` || f.Origin != want || f.Reason == "" {
 			t.Errorf("field change = %+v, want first_name -> \"Zebulon\" from %s with a reason", f, want)
 		}
@@ -514,7 +513,7 @@ func TestMissionEdits(t *testing.T) {
 			t.Fatalf("want exactly one field change, got %+v", fs)
 		}
 		f := fs[0]
-		want := fmt.Sprintf("full.hcl:%d", lastNameLine)
+		want := fmt.Sprintf("sync.hcl:%d", lastNameLine)
 		if f.Field != "lastName" || string(f.New) != `"Quillfeather"` || f.Origin != want || f.Reason == "" {
 			t.Errorf("field change = %+v, want lastName -> \"Quillfeather\" from %s with a reason", f, want)
 		}
