@@ -33,7 +33,7 @@ func noDuplicates(t *testing.T, clients []pbemu.Client) {
 // creates and then drops the connection, as a proxy timing out would. The
 // apply must find those records and link them instead of creating again.
 func TestDroppedCreatesAreAdopted(t *testing.T) {
-	h := newHarness(t, "testdata/contacts.hcl")
+	h := newHarness(t, demoConfig)
 	// Only creates, so the dropped writes are all creates.
 	for _, c := range h.pb.Clients() {
 		h.pb.DeleteClientDirect(c.ID)
@@ -51,7 +51,7 @@ func TestDroppedCreatesAreAdopted(t *testing.T) {
 // is skipped with a clear line, the rest is applied, and the next plan
 // picks the edit up.
 func TestSavedPlanSkipsMovedRecords(t *testing.T) {
-	h := newHarness(t, "testdata/contacts.hcl")
+	h := newHarness(t, demoConfig)
 	planFile := filepath.Join(h.dir, "p.plan")
 	h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
 
@@ -75,7 +75,7 @@ func TestSavedPlanSkipsMovedRecords(t *testing.T) {
 // TestSavedPlanRefusedAfterConfigChange: a plan is only applied with the
 // config it was made from.
 func TestSavedPlanRefusedAfterConfigChange(t *testing.T) {
-	src, err := os.ReadFile("testdata/contacts.hcl")
+	src, err := os.ReadFile(demoConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestSavedPlanRefusedAfterConfigChange(t *testing.T) {
 // TestSecondApplyIsLockedOut: while one apply holds the state lock, a
 // second fails at once with a message naming the holder.
 func TestSecondApplyIsLockedOut(t *testing.T) {
-	h := newHarness(t, "testdata/contacts.hcl")
+	h := newHarness(t, demoConfig)
 	st, err := state.OpenSQLite(context.Background(), h.env["BELLSYNC_STATE"])
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestKilledApplyRerunMakesNoDuplicates(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	h := newHarness(t, "testdata/contacts.hcl")
+	h := newHarness(t, demoConfig)
 	// Slow writes down so the kill lands while requests are in flight; the
 	// emulator finishes a request whose client has died, which is the case
 	// the journal exists for.
@@ -176,7 +176,7 @@ func TestKilledApplyRerunMakesNoDuplicates(t *testing.T) {
 // TestTamperedPlanFileIsRefused: a saved plan edited to delete records the
 // config protects (on_delete = "retain", no links) is refused whole.
 func TestTamperedPlanFileIsRefused(t *testing.T) {
-	h := newHarness(t, "testdata/contacts.hcl")
+	h := newHarness(t, demoConfig)
 	planFile := filepath.Join(h.dir, "p.plan")
 	h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
 	data, err := os.ReadFile(planFile)

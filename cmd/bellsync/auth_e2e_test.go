@@ -120,7 +120,7 @@ func newOAuthHarness(t *testing.T, opts oauthOptions) *oauthHarness {
 	t.Cleanup(gs.Close)
 	t.Cleanup(ps.Close)
 
-	good, err := os.ReadFile("testdata/contacts.hcl")
+	good, err := os.ReadFile(demoConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func newOAuthHarness(t *testing.T, opts oauthOptions) *oauthHarness {
 	block += "  }\n"
 	cfg := strings.Replace(string(good), "  token       = env(\"GHL_TOKEN\")\n", block, 1)
 	if cfg == string(good) {
-		t.Fatal("testdata/contacts.hcl no longer has the token line this test replaces")
+		t.Fatal("the demo config no longer has the token line this test replaces")
 	}
 	h.config = filepath.Join(h.dir, "sync.hcl")
 	if err := os.WriteFile(h.config, []byte(cfg), 0o600); err != nil {

@@ -24,11 +24,11 @@ import (
 // (which alone makes listing 100k GHL contacts take 20 s: 200 searches).
 func benchConfig(b *testing.B, ghlRate, pbRate int) string {
 	b.Helper()
-	src, err := os.ReadFile("testdata/contacts.hcl")
+	src, err := os.ReadFile(demoConfig)
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := strings.Replace(string(src), "rate_limit = 1000000", fmt.Sprintf("rate_limit = %d", pbRate), 1)
+	s := strings.Replace(string(src), `rate_limit = tonumber(env("PAPERBELL_RATE_LIMIT", "3000"))`, fmt.Sprintf("rate_limit = %d", pbRate), 1)
 	s = strings.Replace(s, `token       = env("GHL_TOKEN")`, fmt.Sprintf("token       = env(\"GHL_TOKEN\")\n  rate_limit  = %d", ghlRate), 1)
 	p := filepath.Join(b.TempDir(), "sync.hcl")
 	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {

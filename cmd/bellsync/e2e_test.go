@@ -19,6 +19,10 @@ import (
 
 const seedDir = "../../examples/demo/seed"
 
+// demoConfig is the config `make demo` runs; the harness lifts its
+// Paperbell rate limit through PAPERBELL_RATE_LIMIT.
+const demoConfig = "../../examples/demo/sync.hcl"
+
 // harness runs the real CLI against both emulators over loopback HTTP.
 type harness struct {
 	t      *testing.T
@@ -46,7 +50,8 @@ func newHarness(t *testing.T, config string) *harness {
 	h := &harness{t: t, ghl: g, pb: p, dir: dir, config: config, env: map[string]string{
 		"GHL_BASE_URL": gs.URL, "GHL_LOCATION_ID": ghlemu.DefaultLocationID, "GHL_TOKEN": ghlemu.DefaultToken,
 		"PAPERBELL_BASE_URL": ps.URL, "PAPERBELL_API_KEY": pbemu.DefaultAPIKey,
-		"BELLSYNC_STATE": filepath.Join(dir, "state.db"),
+		"BELLSYNC_STATE":       filepath.Join(dir, "state.db"),
+		"PAPERBELL_RATE_LIMIT": "1000000",
 	}}
 	for k, v := range h.env {
 		t.Setenv(k, v)
@@ -115,7 +120,7 @@ func (h *harness) planJSON() jsonPlanOut {
 // TestContactsCorpus runs the one-way contacts sync over the whole corpus
 // and checks every edge case listed in the corpus's expected.json.
 func TestContactsCorpus(t *testing.T) {
-	h := newHarness(t, "testdata/contacts.hcl")
+	h := newHarness(t, demoConfig)
 	before := len(h.pb.Clients())
 
 	p := h.planJSON()
@@ -225,7 +230,7 @@ func TestValidateErrors(t *testing.T) {
 		}
 		return p
 	}
-	good, err := os.ReadFile("testdata/contacts.hcl")
+	good, err := os.ReadFile(demoConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +283,7 @@ func str(v any) string {
 // birth, which Paperbell has no field for, reach it in a profile note
 // without loss; Kai (email "") is identified by phone.
 func TestCustomFieldsArriveWhole(t *testing.T) {
-	h := newHarness(t, "testdata/profile.hcl")
+	h := newHarness(t, profileConfig(t))
 	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
 	var ana, kai *pbemu.Client
 	for _, c := range h.pb.Clients() {
@@ -317,7 +322,7 @@ func TestCustomFieldsArriveWhole(t *testing.T) {
 // garbage give clear errors that never show the credential.
 func TestBadCredentialsAndGarbage(t *testing.T) {
 	t.Run("wrong GHL token", func(t *testing.T) {
-		h := newHarness(t, "testdata/contacts.hcl")
+		h := newHarness(t, demoConfig)
 		h.env["GHL_TOKEN"] = "pit-wrong-token-1234"
 		t.Setenv("GHL_TOKEN", "pit-wrong-token-1234")
 		out, errs := h.mustRun(1, "plan", "-config", h.config)
@@ -330,7 +335,7 @@ func TestBadCredentialsAndGarbage(t *testing.T) {
 		}
 	})
 	t.Run("Paperbell answers garbage", func(t *testing.T) {
-		h := newHarness(t, "testdata/contacts.hcl")
+		h := newHarness(t, demoConfig)
 		h.pb.SetFaults(pbemu.Faults{GarbageRate: 1})
 		out, errs := h.mustRun(1, "plan", "-config", h.config)
 		all := out + errs
@@ -367,4 +372,32 @@ func TestShippedConfigsAreFormatted(t *testing.T) {
 	if got, _ := os.ReadFile(bad); string(got) != "sync \"x\" {\n  source = \n" {
 		t.Errorf("fmt rewrote a file it could not parse: %q", got)
 	}
+}
+
+// profileConfig is the demo config plus an on_create rule that writes a
+// profile note: custom fields and date of birth, which Paperbell has no
+// field for, go into it without loss.
+func profileConfig(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile(demoConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rule = `  on_delete = "retain"
+
+  on_create {
+    create "paperbell" "notes" {
+      content    = "Date of birth: ${coalesce(source.dateOfBirth, "unknown")}\nGoal: ${try(source.customFields["c22i4cIBh7QBgpvb4QVM"], "none")}\nFocus: ${try(join(", ", source.customFields["FFMFoNYvGQncIUBil7eb"]), "none")}\nAll custom fields: ${jsonencode(source.customFields)}"
+      visibility = "private"
+    }
+  }`
+	s := strings.Replace(string(src), `  on_delete = "retain"`, rule, 1)
+	if s == string(src) {
+		t.Fatal("the demo config no longer has the on_delete line this test extends")
+	}
+	p := filepath.Join(t.TempDir(), "profile.hcl")
+	if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -173,7 +173,7 @@ func newWebhookHarness(t *testing.T, url string, signer webhook.Signer) *harness
 func writeConfig(t *testing.T, h *harness, body, extra string) string {
 	t.Helper()
 	if body == "" {
-		b, err := os.ReadFile("testdata/contacts.hcl")
+		b, err := os.ReadFile(demoConfig)
 		if err != nil {
 			t.Fatal(err)
 		}

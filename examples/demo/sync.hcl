@@ -20,7 +20,7 @@ provider "paperbell" {
   api_key  = env("PAPERBELL_API_KEY")
   # Requests per minute. Paperbell's real limit is unknown; 60 is the safe
   # default. The demo's emulator is local, so the demo goes faster.
-  rate_limit = 3000
+  rate_limit = tonumber(env("PAPERBELL_RATE_LIMIT", "3000"))
 }
 
 sync "contacts" {
