@@ -36,15 +36,7 @@ func (ws *Workspace) Pass(ctx context.Context, kind schedule.PassKind) (schedule
 	if kind == schedule.Full {
 		_, res, err := ws.Apply(ctx, nil, ApplyOptions{Kind: string(schedule.Full), LockWait: true})
 		out := result(string(schedule.Full), start, ws.now(), res)
-		if err != nil {
-			return out, classify(err)
-		}
-		if len(res.Errors) == 0 {
-			for _, b := range ws.bindings {
-				ws.setCursors(ctx, b, start)
-			}
-		}
-		return out, nil
+		return out, classify(err)
 	}
 	return ws.incremental(ctx, start, nil)
 }

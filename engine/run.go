@@ -134,9 +134,16 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 	}
 	defer unlock()
 	kind := opts.Kind
-	if kind == "" {
+	switch {
+	case kind != "":
+	case p != nil:
+		kind = "apply-saved"
+	default:
+		// A fresh apply reads everything, as a full pass does, and counts
+		// as one for the daemon.
 		kind = "apply"
 	}
+	start := ws.now().UTC()
 	ws.settleRuns(ctx)
 	runID := fmt.Sprintf("%s-%d", ws.now().UTC().Format("20060102T150405.000"), os.Getpid())
 	run := state.Run{ID: runID, Kind: kind, StartedAt: ws.now().UTC(), Status: "running"}
@@ -192,6 +199,12 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		}
 	}
 	ws.finishRun(ctx, run, res, err)
+	if fresh && err == nil && len(res.Errors) == 0 && p.Complete {
+		// The next incremental pass can start from here.
+		for _, b := range ws.bindings {
+			ws.setCursors(ctx, b, start)
+		}
+	}
 	return p, res, err
 }
 

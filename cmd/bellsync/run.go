@@ -209,14 +209,15 @@ func (t teeHooks) HintDone(ctx context.Context, h schedule.Hint, refs []int64, r
 }
 
 // lastFullPass returns when the last successful full pass ended, from run
-// history, or zero if there was none.
+// history, or zero if there was none. A fresh `bellsync apply` reads
+// everything as a full pass does, and counts as one.
 func lastFullPass(ctx context.Context, st state.Store) (time.Time, error) {
 	runs, err := st.Runs(ctx, 500)
 	if err != nil {
 		return time.Time{}, err
 	}
 	for _, r := range runs {
-		if r.Kind == string(schedule.Full) && r.Status == "ok" {
+		if (r.Kind == string(schedule.Full) || r.Kind == "apply") && r.Status == "ok" {
 			return r.EndedAt, nil
 		}
 	}
