@@ -45,6 +45,8 @@ type Error struct {
 	MaybeApplied bool
 	// TraceID is the API's request id, for support.
 	TraceID string
+	// Hint tells the user what to do about it, when the provider knows.
+	Hint string
 	Err     error
 }
 
@@ -72,6 +74,10 @@ func (e *Error) Error() string {
 	if e.Err != nil && e.Message == "" {
 		b.WriteString(": ")
 		b.WriteString(e.Err.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString("; ")
+		b.WriteString(e.Hint)
 	}
 	return b.String()
 }

@@ -35,6 +35,11 @@ func writeDiags(w io.Writer, diags hcl.Diagnostics, color bool) {
 	}
 	tw := hcl.NewDiagnosticTextWriter(w, parser.Files(), 100, color)
 	for _, d := range diags {
+		if d.Subject != nil && parser.Files()[d.Subject.Filename] == nil {
+			// The file itself is the problem (not found): no snippet to show.
+			fmt.Fprintf(w, "Error: %s\n\n%s\n\n", d.Summary, d.Detail)
+			continue
+		}
 		if d.Subject != nil {
 			fmt.Fprintf(w, "%s:%d:%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
 		}

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -110,7 +111,7 @@ func (p *Plan) Save(path string) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, ".plan-*")
 	if err != nil {
-		return fmt.Errorf("save plan: %w", err)
+		return fmt.Errorf("save plan to %s: cannot write in %s: %w", path, dir, errors.Unwrap(err))
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {

@@ -198,6 +198,7 @@ func (p *Provider) decodeError(c call, resp *httpx.Response) error {
 		}
 	case s == http.StatusUnauthorized:
 		e.Category = providers.ErrAuth
+		e.Hint = "check the provider's token (a sub-account Private Integration Token) or run `bellsync auth ghl`"
 	case s == http.StatusForbidden:
 		e.Category = providers.ErrAuth
 		if strings.Contains(lower, "location") {

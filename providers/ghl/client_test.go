@@ -69,7 +69,8 @@ func TestErrorDecoding(t *testing.T) {
 		{
 			name: "invalid token 401", status: 401,
 			body: `{"statusCode":401,"message":"Invalid token: access token is invalid","error":"Unauthorized"}`,
-			want: providers.Error{Category: providers.ErrAuth, Status: 401, Message: "Invalid token: access token is invalid"},
+			want: providers.Error{Category: providers.ErrAuth, Status: 401, Message: "Invalid token: access token is invalid",
+				Hint: "check the provider's token (a sub-account Private Integration Token) or run `bellsync auth ghl`"},
 		},
 		{
 			name: "403 location", status: 403,
