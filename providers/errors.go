@@ -47,7 +47,7 @@ type Error struct {
 	TraceID string
 	// Hint tells the user what to do about it, when the provider knows.
 	Hint string
-	Err     error
+	Err  error
 }
 
 func (e *Error) Error() string {
