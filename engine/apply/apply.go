@@ -398,6 +398,13 @@ func (x *executor) create(ctx context.Context, ch plan.Change, sides Sides) (Out
 			return Failed, ferr
 		}
 		rec, outcome = found, Adopted
+		if other, err := x.linkedElsewhere(ctx, ch, rec.ID); err != nil || other != "" {
+			if err == nil {
+				err = fmt.Errorf("the API says the record exists as %s, which is already linked to %s, so bellsync will not adopt it (two records claim one identity; resolve the duplicate)", rec.ID, other)
+			}
+			x.finish(ctx, opID, state.OpFailed, "", err)
+			return Failed, err
+		}
 		// The existing record may differ from what we meant to write.
 		if changes := pending(ch.Fields, rec, written.Schema()); len(changes) > 0 {
 			updated, err := written.Update(ctx, rec.ParentID, rec.ID, changes)
@@ -667,6 +674,38 @@ func (x *executor) remove(ctx context.Context, ch plan.Change, sides Sides) (Out
 		return Failed, fmt.Errorf("record link status %s: %w", status, err)
 	}
 	return Applied, nil
+}
+
+// linkedElsewhere reports the record an adopted record is already linked
+// to in this sync, if any.
+func (x *executor) linkedElsewhere(ctx context.Context, ch plan.Change, id string) (string, error) {
+	links, err := x.opts.Store.Links(ctx, ch.Sync)
+	if err != nil {
+		return "", fmt.Errorf("read links: %w", err)
+	}
+	for _, l := range links {
+		if ch.Side == plan.SideSource && l.SourceID == id && l.TargetID != ch.Target.ID {
+			return l.TargetID, nil
+		}
+		if ch.Side != plan.SideSource && l.TargetID == id && l.SourceID != ch.Source.ID {
+			return l.SourceID, nil
+		}
+	}
+	return "", nil
+}
+
+// linkUnbased records a pairing with no base.
+func (x *executor) linkUnbased(ctx context.Context, syncName string, src, tgt providers.Record) error {
+	if src.ID == "" || tgt.ID == "" {
+		return nil
+	}
+	now := x.opts.Now()
+	l := state.Link{Sync: syncName, SourceID: src.ID, TargetID: tgt.ID, SourceParent: src.ParentID,
+		TargetParent: tgt.ParentID, Status: state.LinkActive, CreatedAt: now, UpdatedAt: now}
+	if err := x.opts.Store.PutLink(ctx, l); err != nil {
+		return fmt.Errorf("record link %s -> %s: %w", src.ID, tgt.ID, err)
+	}
+	return nil
 }
 
 // link records the pairing with bases computed from both final records.

@@ -12,6 +12,7 @@ package diff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -177,7 +178,14 @@ func (d *differ) read(ctx context.Context) ([]providers.Record, []providers.Reco
 			return nil
 		}
 		for _, pid := range parents {
-			if err := collect(r, pid, dst); err != nil {
+			err := collect(r, pid, dst)
+			if errors.Is(err, providers.ErrNotFound) {
+				// The parent itself is gone (a deleted contact): it has no
+				// children to list, and the parent sync's delete policy
+				// deals with it. Failing the whole plan would block that.
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("list %s under %s: %w", ref, pid, err)
 			}
 		}
@@ -348,7 +356,7 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 	// A two-way sync backfills: targets nobody claimed become new source
 	// records, with the same care about ambiguity.
 	if d.twoWay {
-		res.Changes = append(res.Changes, d.backfill(targets)...)
+		res.Changes = append(res.Changes, d.backfill(targets, sources)...)
 	}
 	return res
 }
@@ -463,9 +471,20 @@ func (d *differ) match(s *sourceItem, index map[string][]*targetItem) (*targetIt
 
 // backfill turns unclaimed, unlinked targets of a two-way sync into source
 // creates.
-func (d *differ) backfill(targets []*targetItem) []plan.Change {
+func (d *differ) backfill(targets []*targetItem, sources []*sourceItem) []plan.Change {
 	sy := d.in.Sync
 	var out []plan.Change
+	// Sources by key value, linked ones included: a target that shares an
+	// identity with a source that already has a counterpart is someone's
+	// duplicate, and creating it on the source side would merge or clash.
+	bySourceKey := map[string]*sourceItem{}
+	for _, s := range sources {
+		for ki, vals := range s.keys {
+			for _, v := range vals {
+				bySourceKey[indexKey(s.scope, ki, v)] = s
+			}
+		}
+	}
 	primary := map[string][]*targetItem{}
 	for _, t := range targets {
 		if t.claimed || t.link != nil || t.problem != "" {
@@ -502,6 +521,15 @@ func (d *differ) backfill(targets []*targetItem) []plan.Change {
 			sort.Strings(ids)
 			out = append(out, d.skipTarget(t, fmt.Sprintf("ambiguous identity: %s %q is shared by %d %s records (%s); bellsync will not guess",
 				sy.Match[ki].Name, v, len(group), sy.Target, strings.Join(ids, ", "))))
+			continue
+		}
+		if s, ok := bySourceKey[indexKey(t.rec.ParentID, ki, v)]; ok {
+			why := "which is not linked to it"
+			if s.link != nil {
+				why = fmt.Sprintf("which is linked to %s record %q", sy.Target, s.link.TargetID)
+			}
+			out = append(out, d.skipTarget(t, fmt.Sprintf("ambiguous identity: %s %q is also %s record %q's, %s; resolve the duplicate, bellsync will not guess",
+				sy.Match[ki].Name, v, sy.Source, s.rec.ID, why)))
 			continue
 		}
 		out = append(out, d.createSource(t))
