@@ -142,6 +142,7 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 		p.Changes = append(p.Changes, res.Changes...)
 		p.Unchanged[b.sync.Name] = res.Unchanged
 		guardDeletes(p, b, res)
+		touched[b.sync.Name] = changedParents(res.Changes, h)
 	}
 	if readErr != nil {
 		ws.finishRun(ctx, run, apply.Result{}, readErr)
@@ -162,10 +163,34 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 	return out, nil
 }
 
-// touchedSet records which parents a pass read, so child syncs read only
-// under those.
+// touchedSet records which parents a pass changed, so child syncs read
+// only under those. Parents that were merely read (the echo of bellsync's
+// own last writes, say) are left out: listing a GHL contact's tasks costs a
+// call each, and an unchanged parent has no reason to have new children
+// that webhooks and the full pass would not catch.
 type touchedSet struct {
 	sources, targets map[string]bool
+}
+
+func changedParents(changes []plan.Change, h *schedule.Hint) *touchedSet {
+	ts := &touchedSet{sources: map[string]bool{}, targets: map[string]bool{}}
+	for _, ch := range changes {
+		if !ch.Action.Writes() {
+			continue
+		}
+		if ch.Source.ID != "" {
+			ts.sources[ch.Source.ID] = true
+		}
+		if ch.Target.ID != "" {
+			ts.targets[ch.Target.ID] = true
+		}
+	}
+	if h != nil && h.ID != "" {
+		// A hint about a parent asks for its children to be looked at.
+		ts.sources[h.ID] = true
+		ts.targets[h.ID] = true
+	}
+	return ts
 }
 
 // partialRead gathers the records one sync diffs in an incremental pass:
@@ -173,21 +198,17 @@ type touchedSet struct {
 // matching counterparts. nil means the sync has nothing to look at.
 func (ws *Workspace) partialRead(ctx context.Context, b *binding, in diff.Input, h *schedule.Hint, touched map[string]*touchedSet) (*diff.Partial, error) {
 	sy := b.sync
-	ts := &touchedSet{sources: map[string]bool{}, targets: map[string]bool{}}
-	touched[sy.Name] = ts
 	part := &diff.Partial{}
 	srcSeen, tgtSeen := map[string]bool{}, map[string]bool{}
 	addSource := func(r providers.Record) {
 		if !srcSeen[r.ID] {
 			srcSeen[r.ID] = true
-			ts.sources[r.ID] = true
 			part.Sources = append(part.Sources, r)
 		}
 	}
 	addTarget := func(r providers.Record) {
 		if !tgtSeen[r.ID] {
 			tgtSeen[r.ID] = true
-			ts.targets[r.ID] = true
 			part.Targets = append(part.Targets, r)
 		}
 	}
@@ -338,7 +359,11 @@ func (ws *Workspace) childChanges(ctx context.Context, b *binding, in diff.Input
 			return nil
 		}
 		for pid := range parents {
-			if err := r.List(ctx, providers.ListOptions{ParentID: pid}, add); err != nil {
+			err := r.List(ctx, providers.ListOptions{ParentID: pid}, add)
+			if errors.Is(err, providers.ErrNotFound) {
+				continue // the parent is gone, or is not on this side
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
