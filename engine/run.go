@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/bellsync/bellsync/engine/apply"
 	"github.com/bellsync/bellsync/engine/diff"
@@ -32,7 +33,7 @@ func (ws *Workspace) Plan(ctx context.Context) (*plan.Plan, error) {
 		if failed[b.sync.Parent] {
 			failed[b.sync.Name] = true
 			p.Complete = false
-			p.Warnings = append(p.Warnings, fmt.Sprintf("sync %q was not planned because its parent sync %q was not", b.sync.Name, b.sync.Parent))
+			p.Warnings = append(p.Warnings, fmt.Sprintf("sync %q was not planned, because its parent sync %q could not be planned", b.sync.Name, b.sync.Parent))
 			continue
 		}
 		res, err := diff.Plan(ctx, in)
@@ -157,6 +158,11 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 	if fresh {
 		if p, err = ws.Plan(ctx); err != nil {
 			return nil, apply.Result{}, err
+		}
+		if !p.Complete {
+			err := fmt.Errorf("nothing was applied, because a listing failed: %s", strings.Join(p.Warnings, "; "))
+			ws.finishRun(ctx, run, apply.Result{}, err)
+			return p, apply.Result{}, err
 		}
 	}
 	var current map[string]apply.Digests

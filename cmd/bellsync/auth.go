@@ -38,6 +38,9 @@ func cmdAuth(ctx context.Context, args []string, io stdio) int {
 		return errorf(io, "usage: bellsync auth ghl [-config FILE] [-no-browser] | bellsync auth status [-config FILE]")
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(io.out, "usage: bellsync auth ghl [-config FILE] [-no-browser] | bellsync auth status [-config FILE]")
+		return exitOK
 	case "ghl":
 		return cmdAuthGHL(ctx, args[1:], io)
 	case "status":

@@ -331,6 +331,10 @@ func cmdState(ctx context.Context, args []string, io stdio) int {
 	if len(args) > 0 && args[0] == "forget" {
 		return cmdForget(ctx, args[1:], io)
 	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(io.out, "usage: bellsync state dump|audit|forget [-config FILE]")
+		return exitOK
+	}
 	if len(args) == 0 || args[0] != "dump" {
 		return errorf(io, "usage: bellsync state dump|audit|forget [-config FILE]")
 	}

@@ -41,7 +41,7 @@ func (p *Provider) Check(ctx context.Context) []providers.CheckResult {
 		if pe, ok := providers.AsError(err); ok && errors.Is(err, providers.ErrAuth) && pe.Status == http.StatusUnauthorized && pe.Scope == "" {
 			// A Private Integration Token can only be tested by using it:
 			// a 401 here means the token itself is wrong, not the location.
-			out[0] = providers.CheckResult{Name: "token", Detail: "GHL rejected the token (" + err.Error() + "); check the token or run `bellsync auth ghl`"}
+			out[0] = providers.CheckResult{Name: "token", Detail: "GHL rejected the token: " + err.Error()}
 			return out
 		}
 		return append(out, providers.CheckResult{Name: "location", Detail: err.Error()})
