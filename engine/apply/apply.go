@@ -369,10 +369,10 @@ func fieldMap(fields []plan.FieldChange) map[string]cty.Value {
 
 func (x *executor) create(ctx context.Context, ch plan.Change, sides Sides) (Outcome, error) {
 	opts := x.opts
-	written, other := sides.Target, sides.Source
+	written := sides.Target
 	parent, key := ch.Target.ParentID, ch.Source.ID
 	if ch.Side == plan.SideSource {
-		written, other = sides.Source, sides.Target
+		written = sides.Source
 		parent, key = ch.Source.ParentID, ch.Target.ID
 	}
 	if ch.Side == plan.SideTarget && opts.Linked[ch.Sync][ch.Source.ID] {
@@ -425,11 +425,17 @@ func (x *executor) create(ctx context.Context, ch plan.Change, sides Sides) (Out
 	} else {
 		src.ID, src.ParentID = ch.Source.ID, ch.Source.ParentID
 	}
-	if err := x.link(ctx, ch.Sync, src, tgt); err != nil {
+	link := x.link
+	if outcome == Adopted {
+		// An adopted record was never compared field by field with its new
+		// counterpart: link it without a base, so the next plan diffs the
+		// pair as a new link instead of taking it as in step.
+		link = x.linkUnbased
+	}
+	if err := link(ctx, ch.Sync, src, tgt); err != nil {
 		x.finish(ctx, opID, state.OpFailed, rec.ID, err)
 		return Failed, err
 	}
-	_ = other
 	// The create stays pending in the journal until its on_create rules
 	// have fired: a process killed in between leaves a pending create,
 	// whose recovery links the record and fires the rules (once each), so
