@@ -47,6 +47,7 @@ func (ws *Workspace) Plan(ctx context.Context) (*plan.Plan, error) {
 			continue
 		}
 		sortChanges(res.Changes)
+		ws.dropFired(ctx, res.Changes)
 		p.Changes = append(p.Changes, res.Changes...)
 		p.Unchanged[b.sync.Name] = res.Unchanged
 		guardDeletes(p, b, res)
@@ -312,5 +313,25 @@ func (ws *Workspace) settleRuns(ctx context.Context) {
 			r.Errors = append(r.Errors, "the process stopped before the run finished; its writes were settled by the next run")
 			_ = ws.Store.FinishRun(ctx, r)
 		}
+	}
+}
+
+// dropFired removes from the plan the on_create rules that already fired
+// for a record (it was linked before and re-created), so the plan shows
+// only what apply will do.
+func (ws *Workspace) dropFired(ctx context.Context, changes []plan.Change) {
+	for i := range changes {
+		ch := &changes[i]
+		if len(ch.FollowUps) == 0 {
+			continue
+		}
+		kept := ch.FollowUps[:0]
+		for _, fu := range ch.FollowUps {
+			if fired, err := ws.Store.Fired(ctx, fu.Rule, ch.Source.ID); err == nil && fired {
+				continue
+			}
+			kept = append(kept, fu)
+		}
+		ch.FollowUps = kept
 	}
 }
