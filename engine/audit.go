@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/bellsync/bellsync/engine/diff"
 	"github.com/bellsync/bellsync/engine/state"
 	"github.com/bellsync/bellsync/providers"
 )
@@ -39,12 +40,7 @@ func (ws *Workspace) Audit(ctx context.Context) ([]Orphan, error) {
 			if len(parents) == 0 || r.Schema().Caps.ListAll {
 				return seen, r.List(ctx, providers.ListOptions{}, add)
 			}
-			for _, p := range parents {
-				if err := r.List(ctx, providers.ListOptions{ParentID: p}, add); err != nil {
-					return nil, err
-				}
-			}
-			return seen, nil
+			return seen, diff.ListUnder(ctx, r, parents, add)
 		}
 		var sp, tp []string
 		if in.Parents != nil {

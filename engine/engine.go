@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -242,9 +241,4 @@ func sortChanges(chs []plan.Change) {
 		}
 		return a.Source.ID < b.Source.ID
 	})
-}
-
-// DefaultStatePath is where state lives when the config does not say.
-func DefaultStatePath(configPath string) string {
-	return filepath.Join(filepath.Dir(configPath), ".bellsync", "state.db")
 }

@@ -358,14 +358,12 @@ func (ws *Workspace) childChanges(ctx context.Context, b *binding, in diff.Input
 			}
 			return nil
 		}
+		ids := make([]string, 0, len(parents))
 		for pid := range parents {
-			err := r.List(ctx, providers.ListOptions{ParentID: pid}, add)
-			if errors.Is(err, providers.ErrNotFound) {
-				continue // the parent is gone, or is not on this side
-			}
-			if err != nil {
-				return nil, err
-			}
+			ids = append(ids, pid)
+		}
+		if err := diff.ListUnder(ctx, r, ids, add); err != nil {
+			return nil, err
 		}
 		if r.Schema().Caps.ChangedSince && r.Schema().Caps.ListAll {
 			since, err := ws.since(ctx, b, side)

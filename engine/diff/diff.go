@@ -12,7 +12,6 @@ package diff
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -177,17 +176,12 @@ func (d *differ) read(ctx context.Context) ([]providers.Record, []providers.Reco
 			}
 			return nil
 		}
-		for _, pid := range parents {
-			err := collect(r, pid, dst)
-			if errors.Is(err, providers.ErrNotFound) {
-				// The parent itself is gone (a deleted contact): it has no
-				// children to list, and the parent sync's delete policy
-				// deals with it. Failing the whole plan would block that.
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("list %s under %s: %w", ref, pid, err)
-			}
+		err := ListUnder(ctx, r, parents, func(rec providers.Record) error {
+			*dst = append(*dst, rec)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list %s %w", ref, err)
 		}
 		return nil
 	}

@@ -1,10 +1,14 @@
 package diff
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sort"
 
 	"github.com/bellsync/bellsync/engine/plan"
 	"github.com/bellsync/bellsync/engine/state"
+	"github.com/bellsync/bellsync/providers"
 )
 
 // Parents pairs the parent records of a child sync (the contacts under
@@ -98,4 +102,26 @@ func keys(linked map[string]string, waiting map[string]*plan.ParentWait) []strin
 	}
 	sort.Strings(out)
 	return out
+}
+
+// ListUnder lists r's records under each of parents, once per distinct
+// parent. A parent that is gone (a deleted contact) has no children to
+// list, and its own sync's delete policy deals with it, so it is skipped
+// rather than failing the whole read; every other error stops the read.
+func ListUnder(ctx context.Context, r providers.Resource, parents []string, fn func(providers.Record) error) error {
+	seen := make(map[string]bool, len(parents))
+	for _, pid := range parents {
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		err := r.List(ctx, providers.ListOptions{ParentID: pid}, fn)
+		if errors.Is(err, providers.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("under %s: %w", pid, err)
+		}
+	}
+	return nil
 }
