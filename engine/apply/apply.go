@@ -700,31 +700,29 @@ func (x *executor) linkedElsewhere(ctx context.Context, ch plan.Change, id strin
 	return "", nil
 }
 
-// linkUnbased records a pairing with no base.
-func (x *executor) linkUnbased(ctx context.Context, syncName string, src, tgt providers.Record) error {
-	if src.ID == "" || tgt.ID == "" {
-		return nil
-	}
-	now := x.opts.Now()
-	l := state.Link{Sync: syncName, SourceID: src.ID, TargetID: tgt.ID, SourceParent: src.ParentID,
-		TargetParent: tgt.ParentID, Status: state.LinkActive, CreatedAt: now, UpdatedAt: now}
-	if err := x.opts.Store.PutLink(ctx, l); err != nil {
-		return fmt.Errorf("record link %s -> %s: %w", src.ID, tgt.ID, err)
-	}
-	return nil
-}
-
 // link records the pairing with bases computed from both final records.
 func (x *executor) link(ctx context.Context, syncName string, src, tgt providers.Record) error {
+	return x.putLink(ctx, syncName, src, tgt, true)
+}
+
+// linkUnbased records a pairing with no base.
+func (x *executor) linkUnbased(ctx context.Context, syncName string, src, tgt providers.Record) error {
+	return x.putLink(ctx, syncName, src, tgt, false)
+}
+
+func (x *executor) putLink(ctx context.Context, syncName string, src, tgt providers.Record, based bool) error {
 	if src.ID == "" || tgt.ID == "" {
 		// One side is known only from an event that carried no id: the
 		// copy is made, but there is nothing to link it to yet; the next
 		// full pass matches the two by their keys.
 		return nil
 	}
-	srcBase, tgtBase, err := x.opts.Binder.Rebase(syncName, src, tgt)
-	if err != nil {
-		return err
+	var srcBase, tgtBase []byte
+	if based {
+		var err error
+		if srcBase, tgtBase, err = x.opts.Binder.Rebase(syncName, src, tgt); err != nil {
+			return err
+		}
 	}
 	now := x.opts.Now()
 	l := state.Link{Sync: syncName, SourceID: src.ID, TargetID: tgt.ID, SourceParent: src.ParentID,
