@@ -195,7 +195,11 @@ func (s *Source) get(ctx context.Context, stale secret.String) (secret.String, e
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return secret.String{}, ctx.Err()
+		}
+		// select picks at random when both are ready; a caller that gave
+		// up is told so every time, even if the flight beat it.
+		if err := ctx.Err(); err != nil {
+			return secret.String{}, err
 		}
 		if f.err != nil {
 			return secret.String{}, f.err
