@@ -539,9 +539,18 @@ func TestOAuthBadInput(t *testing.T) {
 			q.Set("state", "forged")
 			u.RawQuery = q.Encode()
 		})
-		_, errs, page := h.auth(nil, 1)
-		if !strings.Contains(errs, "state mismatch") || !strings.Contains(page, "state mismatch") {
-			t.Errorf("want a state mismatch in stderr and on the page:\n%s\n%s", errs, page)
+		// The forged callback is ignored, not fatal: auth keeps waiting for
+		// the genuine one until its timeout.
+		_, errs := h.run(nil, 1, "auth", "ghl", "-config", h.config, "-timeout", "2s")
+		page := <-h.browsed
+		for _, want := range []string{"Ignored a callback whose state did not match", "ignored 1 callback(s) with a wrong state",
+			"run `bellsync auth ghl` again and approve within 2s"} {
+			if !strings.Contains(errs, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, errs)
+			}
+		}
+		if !strings.Contains(page, "state mismatch") {
+			t.Errorf("want a state mismatch on the page:\n%s", page)
 		}
 		if st := h.o.Stats(); st.AuthorizationCode != 0 {
 			t.Errorf("the code was exchanged %d times despite the wrong state", st.AuthorizationCode)

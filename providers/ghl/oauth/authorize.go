@@ -28,8 +28,8 @@ type AuthorizeOptions struct {
 	Listen func(network, addr string) (net.Listener, error)
 }
 
-// ErrStateMismatch is returned by Authorize when the callback's state is
-// not the one it sent.
+// ErrStateMismatch is wrapped in Authorize's error when it gave up
+// waiting after ignoring callbacks whose state was not the one it sent.
 var ErrStateMismatch = errors.New("oauth: state mismatch; possible CSRF, try again")
 
 // callback is one request to the redirect URI, handed from the HTTP
@@ -86,8 +86,24 @@ func Authorize(ctx context.Context, cfg Config, store providers.TokenStore, opts
 		path = "/"
 	}
 	mux := http.NewServeMux()
+	// forged counts callbacks whose state was not ours. They are answered
+	// and otherwise ignored: any page the user visits can make the browser
+	// hit a loopback URL, and such a request must not end the sign-in the
+	// user is in the middle of.
+	forged := make(chan struct{}, 16)
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		cb := parseCallback(r, state)
+		if errors.Is(cb.err, ErrStateMismatch) {
+			select {
+			case forged <- struct{}{}:
+			default:
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, "<!doctype html><title>bellsync</title><p>bellsync ignored this callback: state mismatch, so it is not from the sign-in bellsync is waiting for.</p><p>Use the URL printed in the terminal.</p>\n")
+			return
+		}
 		reply := make(chan error, 1)
 		cb.reply = reply
 		select {
@@ -127,19 +143,29 @@ func Authorize(ctx context.Context, cfg Config, store providers.TokenStore, opts
 		}
 	}
 
-	select {
-	case <-ctx.Done():
-		return Token{}, fmt.Errorf("oauth: authorize: waiting for the browser: %w", ctx.Err())
-	case cb := <-calls:
-		tok, err := finish(ctx, cfg, store, cb)
-		cb.reply <- err
-		return tok, err
+	ignored := 0
+	for {
+		select {
+		case <-ctx.Done():
+			err := fmt.Errorf("oauth: authorize: waiting for the browser: %w", ctx.Err())
+			if ignored > 0 {
+				err = fmt.Errorf("%w (ignored %d callback(s) with a wrong state: %w)", err, ignored, ErrStateMismatch)
+			}
+			return Token{}, err
+		case <-forged:
+			ignored++
+			fmt.Fprintln(out, "Ignored a callback whose state did not match this sign-in (an old link, or another page); still waiting.")
+		case cb := <-calls:
+			tok, err := finish(ctx, cfg, store, cb)
+			cb.reply <- err
+			return tok, err
+		}
 	}
 }
 
 // parseCallback checks the state and reads code or error from the
-// redirect. Only the first callback is acted on: Authorize stops reading
-// calls once it has one.
+// redirect. Only the first callback with the right state is acted on:
+// Authorize stops reading calls once it has one.
 func parseCallback(r *http.Request, state string) callback {
 	q := r.URL.Query()
 	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(state)) != 1 {

@@ -57,18 +57,6 @@ func TestAuthorizeCallbackFailures(t *testing.T) {
 		wantIs  error
 	}{
 		{
-			name:    "wrong state",
-			tamper:  func(q url.Values) { q.Set("state", "forged") },
-			wantErr: "state mismatch; possible CSRF, try again",
-			wantIs:  oauth.ErrStateMismatch,
-		},
-		{
-			name:    "no state",
-			tamper:  func(q url.Values) { q.Del("state") },
-			wantErr: "state mismatch",
-			wantIs:  oauth.ErrStateMismatch,
-		},
-		{
 			name: "access denied",
 			tamper: func(q url.Values) {
 				q.Del("code")
@@ -109,6 +97,96 @@ func TestAuthorizeCallbackFailures(t *testing.T) {
 				t.Errorf("a token was stored after a failed flow (Load error %v)", err)
 			}
 		})
+	}
+}
+
+// TestAuthorizeIgnoresForgedCallbacks: a callback with a wrong or missing
+// state (an old link, or any web page aiming the browser at the loopback
+// port) is answered 400 and ignored, and the genuine callback that follows
+// still connects.
+func TestAuthorizeIgnoresForgedCallbacks(t *testing.T) {
+	for _, forge := range []func(q url.Values){
+		func(q url.Values) { q.Set("state", "forged") },
+		func(q url.Values) { q.Del("state") },
+		func(q url.Values) { q.Set("state", q.Get("state")+"x"); q.Set("code", "attacker-code") },
+	} {
+		e := newEnv(t, time.Hour)
+		redirect, listen := listener(t)
+		e.cfg.RedirectURI = redirect
+		genuine := make(chan string, 1)
+		open, pages := browser(func(r *http.Request) {
+			if r.URL.Host != e.srv.Listener.Addr().String() {
+				genuine <- r.URL.String()
+				q := r.URL.Query()
+				forge(q)
+				r.URL.RawQuery = q.Encode()
+			}
+		})
+		var out syncBuffer
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		type result struct {
+			tok oauth.Token
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			tok, err := oauth.Authorize(ctx, e.cfg, e.store, oauth.AuthorizeOptions{OpenBrowser: open, Out: &out, Listen: listen})
+			done <- result{tok, err}
+		}()
+		if p := <-pages; p.status != http.StatusBadRequest || !strings.Contains(p.body, "state mismatch") {
+			t.Errorf("forged callback: browser saw %d %q, want 400 naming the state mismatch", p.status, p.body)
+		}
+		res, err := http.Get(<-genuine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		r := <-done
+		cancel()
+		if r.err != nil || r.tok.LocationID != testLocation {
+			t.Fatalf("Authorize after a forged callback = %+v, %v; want the genuine sign-in to connect", r.tok, r.err)
+		}
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("genuine callback status %d", res.StatusCode)
+		}
+		if !strings.Contains(out.String(), "Ignored a callback whose state did not match") {
+			t.Errorf("terminal output does not mention the ignored callback:\n%s", out.String())
+		}
+		if st := e.emu.Stats(); st.AuthorizationCode != 1 {
+			t.Errorf("code exchanged %d times, want 1 (only the genuine one)", st.AuthorizationCode)
+		}
+	}
+}
+
+// TestAuthorizeOnlyForgedCallbacks: when nothing but forged callbacks came
+// before the deadline, the error says so, and nothing is stored.
+func TestAuthorizeOnlyForgedCallbacks(t *testing.T) {
+	e := newEnv(t, time.Hour)
+	redirect, listen := listener(t)
+	e.cfg.RedirectURI = redirect
+	open, pages := browser(func(r *http.Request) {
+		if r.URL.Host != e.srv.Listener.Addr().String() {
+			q := r.URL.Query()
+			q.Set("state", "forged")
+			r.URL.RawQuery = q.Encode()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		<-pages
+		cancel()
+	}()
+	_, err := oauth.Authorize(ctx, e.cfg, e.store, oauth.AuthorizeOptions{OpenBrowser: open, Listen: listen})
+	if !errors.Is(err, oauth.ErrStateMismatch) || !errors.Is(err, context.Canceled) ||
+		!strings.Contains(err.Error(), "ignored 1 callback(s) with a wrong state") {
+		t.Fatalf("Authorize error = %v, want a cancelled wait that names the ignored callback", err)
+	}
+	if st := e.emu.Stats(); st.AuthorizationCode != 0 {
+		t.Errorf("code exchanged %d times, want 0", st.AuthorizationCode)
+	}
+	if _, err := oauth.Load(context.Background(), e.store, oauth.LocationKey(testLocation)); !errors.Is(err, oauth.ErrNoToken) {
+		t.Errorf("a token was stored (Load error %v)", err)
 	}
 }
 
