@@ -205,6 +205,18 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 			break
 		}
 	}
+	if !fresh && err == nil && len(res.Created) > 0 {
+		// A saved plan is applied as approved, with one exception: the
+		// records its on_create rules made did not exist at plan time, so
+		// their own mirrors (the welcome task's copy in the other system)
+		// could not be planned. Those, and only those, follow here.
+		var more apply.Result
+		more, err = ws.applyConsequences(ctx, p, res.Created, aopts)
+		for k, v := range more.Counts {
+			res.Counts[k] += v
+		}
+		res.Errors = append(res.Errors, more.Errors...)
+	}
 	ws.finishRun(ctx, run, res, err)
 	if fresh && err == nil && len(res.Errors) == 0 && p.Complete {
 		// The next incremental pass can start from here.
@@ -213,6 +225,33 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		}
 	}
 	return p, res, err
+}
+
+// applyConsequences plans afresh and applies only the changes that touch a
+// record in created, appending them to p so the caller reports them.
+func (ws *Workspace) applyConsequences(ctx context.Context, p *plan.Plan, created []string, aopts apply.Options) (apply.Result, error) {
+	ids := make(map[string]bool, len(created))
+	for _, id := range created {
+		ids[id] = true
+	}
+	next, err := ws.Plan(ctx)
+	if err != nil || !next.Complete {
+		// The saved plan itself is applied; the next plan shows the rest.
+		return apply.Result{}, nil
+	}
+	follow := &plan.Plan{Complete: true, ConfigHash: next.ConfigHash}
+	for _, ch := range next.Changes {
+		if ch.Action.Writes() && ch.Action != plan.Delete && ch.Action != plan.Suspend && (ids[ch.Source.ID] || ids[ch.Target.ID]) {
+			follow.Changes = append(follow.Changes, ch)
+		}
+	}
+	if len(follow.Changes) == 0 {
+		return apply.Result{}, nil
+	}
+	aopts.Linked, aopts.CheckStale, aopts.Current = nil, false, nil
+	res, err := apply.Apply(ctx, follow, aopts)
+	p.Changes = append(p.Changes, follow.Changes...)
+	return res, err
 }
 
 // maxRounds bounds how often one apply re-plans its own consequences.

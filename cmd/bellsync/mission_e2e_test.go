@@ -770,6 +770,32 @@ func TestMissionKilledApplyWelcomeOnce(t *testing.T) {
 	h.emptyPlan(t)
 }
 
+// TestMissionSavedPlan applies the full mission through a saved plan, as a
+// reviewed change would be: the welcome tasks that apply creates did not
+// exist at plan time, yet their GHL copies are made in the same apply, so
+// the next plan is empty.
+func TestMissionSavedPlan(t *testing.T) {
+	h := newSeededHarness(t, fullConfig, smallSeed(t, 60, 3))
+	seed := clientIDs(h.pb)
+	planFile := filepath.Join(h.dir, "mission.plan")
+	h.mustRun(2, "plan", "-config", h.config, "-out", planFile, "-detailed-exitcode")
+	out, _ := h.mustRun(0, "apply", "-config", h.config, planFile)
+	t.Logf("apply:\n%s", tail(out, 5))
+	checkWelcomeOnce(t, h.pb, seed)
+	mirrored := 0
+	for _, c := range h.ghl.Contacts() {
+		for _, tk := range h.ghl.Tasks(c.ID()) {
+			if title, _ := tk["title"].(string); strings.HasPrefix(title, "Welcome ") {
+				mirrored++
+			}
+		}
+	}
+	if want := len(newClients(h.pb, seed)); mirrored != want {
+		t.Errorf("welcome tasks mirrored into GHL = %d, want %d", mirrored, want)
+	}
+	h.emptyPlan(t)
+}
+
 // TestMissionBadInput is config a new user would try: a two-way field with
 // no conflict rule and no owner, and a delete policy the target cannot
 // honour safely. (A task whose contact is missing is in TestMission.)

@@ -120,6 +120,10 @@ type Result struct {
 	Counts map[Outcome]int
 	// Errors lists each failure with the record it concerns.
 	Errors []string
+	// Created holds the ids of records that on_create rules made. They
+	// are not in the plan, yet other syncs may have work for them (a
+	// welcome task to mirror).
+	Created []string
 }
 
 // Apply writes the plan's changes. It returns an error only when it could
@@ -201,6 +205,9 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 		res.Errors = append(res.Errors, fmt.Sprintf("stopped after %d writes in a row failed to reach the API (%d changes not attempted; run apply again once it answers): %v",
 			opts.StopAfter, res.Counts[NotAttempted], last))
 	}
+	x.mu.Lock()
+	res.Created = x.created
+	x.mu.Unlock()
 	return res, ctx.Err()
 }
 
@@ -247,11 +254,12 @@ func describe(ch plan.Change) string {
 type executor struct {
 	opts Options
 
-	// mu guards parents, failures and lastErr.
+	// mu guards parents, failures, lastErr and created.
 	mu       sync.Mutex
 	parents  map[string]*parentLinks
 	failures int
 	lastErr  error
+	created  []string
 }
 
 type parentLinks struct {
@@ -497,6 +505,9 @@ func (x *executor) fire(ctx context.Context, syncName string, i int, rule string
 		return err
 	}
 	x.finish(ctx, opID, state.OpDone, rec.ID, nil)
+	x.mu.Lock()
+	x.created = append(x.created, rec.ID)
+	x.mu.Unlock()
 	return nil
 }
 
