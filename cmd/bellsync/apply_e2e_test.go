@@ -73,7 +73,7 @@ func TestSavedPlanSkipsMovedRecords(t *testing.T) {
 }
 
 // TestSavedPlanRefusedAfterConfigChange: a plan is only applied with the
-// config it was made from.
+// config it was made from, give or take comments and layout.
 func TestSavedPlanRefusedAfterConfigChange(t *testing.T) {
 	src, err := os.ReadFile(demoConfig)
 	if err != nil {
@@ -85,7 +85,11 @@ func TestSavedPlanRefusedAfterConfigChange(t *testing.T) {
 	}
 	planFile := filepath.Join(h.dir, "p.plan")
 	h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
-	if err := os.WriteFile(h.config, append(src, []byte("\n# edited\n")...), 0o600); err != nil {
+	edited := strings.Replace(string(src), `"3000"`, `"2999"`, 1)
+	if edited == string(src) {
+		t.Fatal("the demo config has no rate limit to edit")
+	}
+	if err := os.WriteFile(h.config, []byte(edited), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, errs := h.mustRun(1, "apply", "-config", h.config, planFile)
@@ -94,6 +98,16 @@ func TestSavedPlanRefusedAfterConfigChange(t *testing.T) {
 	}
 	if n := len(h.pb.Clients()); n != 369 {
 		t.Errorf("apply of a refused plan wrote: %d clients, want 369", n)
+	}
+
+	// Comments and layout are not changes: the plan still applies.
+	commented := "# reviewed in PR 12\n" + strings.ReplaceAll(string(src), "\n}", "\n\n}  # end\n")
+	if err := os.WriteFile(h.config, []byte(commented), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h.mustRun(0, "apply", "-config", h.config, planFile)
+	if n := len(h.pb.Clients()); n == 369 {
+		t.Errorf("the plan was not applied after a comment-only edit")
 	}
 }
 

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,12 +80,11 @@ func TestParseFull(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags.Error())
 	}
-	sum := sha256.Sum256(src)
 	dir := filepath.Join("testdata", "valid")
 	want := &Config{
 		Filename: path,
 		BaseDir:  dir,
-		Hash:     hex.EncodeToString(sum[:]),
+		Hash:     meaningHash(src, path),
 		State:    &State{Backend: "sqlite", Path: filepath.Join(dir, "var", "state.db")},
 		Providers: []*Provider{
 			{Type: "ghl"},
@@ -339,5 +336,36 @@ func TestFormat(t *testing.T) {
 	want := "sync \"a\" {\n  source = ghl.contacts\n  target = paperbell.contacts\n}\n"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Format (-want +got):\n%s", diff)
+	}
+}
+
+// TestHashIgnoresCommentsAndLayout: the hash a saved plan is checked
+// against changes with what the config says, not with how it is written.
+func TestHashIgnoresCommentsAndLayout(t *testing.T) {
+	const base = "sync \"contacts\" {\n  source = ghl.contacts\n  on_delete = \"retain\"\n}\n"
+	tests := []struct {
+		name string
+		src  string
+		same bool
+	}{
+		{"identical", base, true},
+		{"line comment", "# who owns this\n" + base, true},
+		{"trailing comment", strings.Replace(base, "ghl.contacts\n", "ghl.contacts // from GHL\n", 1), true},
+		{"block comment", strings.Replace(base, "source", "/* x */ source", 1), true},
+		{"blank lines and indentation", "\n\n" + strings.ReplaceAll(base, "\n  ", "\n\n      "), true},
+		{"alignment", strings.Replace(base, "source =", "source    =", 1), true},
+		{"CRLF", strings.ReplaceAll(base, "\n", "\r\n"), true},
+		{"value changed", strings.Replace(base, "retain", "suspend", 1), false},
+		{"attribute renamed", strings.Replace(base, "source", "target", 1), false},
+		{"comment marker inside a string", strings.Replace(base, `"retain"`, `"retain # no"`, 1), false},
+		{"two attributes joined", strings.Replace(base, "ghl.contacts\n  on_delete", "ghl.contacts on_delete", 1), false},
+	}
+	want := meaningHash([]byte(base), "a.hcl")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := meaningHash([]byte(tc.src), "a.hcl"); (got == want) != tc.same {
+				t.Errorf("same hash = %v, want %v for:\n%s", got == want, tc.same, tc.src)
+			}
+		})
 	}
 }

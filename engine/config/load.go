@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -102,11 +103,10 @@ func Parse(filename string, src []byte) (*Config, hcl.Diagnostics) {
 		// misparsed.
 		return nil, diags
 	}
-	sum := sha256.Sum256(src)
 	cfg := &Config{
 		Filename: filename,
 		BaseDir:  filepath.Dir(filename),
-		Hash:     hex.EncodeToString(sum[:]),
+		Hash:     meaningHash(src, filename),
 	}
 	evalCtx := EvalContext(nil, cfg.BaseDir)
 
@@ -377,4 +377,34 @@ func decodeWebhooks(block *hcl.Block, evalCtx *hcl.EvalContext) (*Webhooks, hcl.
 // comes back with only its whitespace adjusted where possible.
 func Format(src []byte) []byte {
 	return hclwrite.Format(src)
+}
+
+// meaningHash digests what the parser sees of src: its tokens without
+// comments, layout or blank lines. A saved plan stays valid when someone
+// adds a comment or runs `bellsync fmt`, and goes stale on any change that
+// could alter what the config does.
+func meaningHash(src []byte, filename string) string {
+	toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
+	h := sha256.New()
+	newline := true // drops leading blank lines and collapses runs
+	for _, t := range toks {
+		typ, b := t.Type, t.Bytes
+		if typ == hclsyntax.TokenComment {
+			// A line comment carries the newline that ends its line.
+			if !bytes.HasSuffix(b, []byte("\n")) {
+				continue
+			}
+			typ, b = hclsyntax.TokenNewline, []byte("\n")
+		}
+		if typ == hclsyntax.TokenNewline {
+			if newline {
+				continue
+			}
+			b = []byte("\n")
+		}
+		newline = typ == hclsyntax.TokenNewline
+		fmt.Fprintf(h, "%d:%d:", typ, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -19,8 +19,9 @@ type Config struct {
 	Filename string
 	// BaseDir is the directory of Filename; relative paths resolve from it.
 	BaseDir string
-	// Hash is the SHA-256 (hex) of the source bytes; a saved plan records it
-	// so apply can refuse a plan made from another config.
+	// Hash is a SHA-256 (hex) of the source's tokens, leaving out comments
+	// and layout; a saved plan records it so apply can refuse a plan made
+	// from another config.
 	Hash string
 
 	State     *State
