@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -477,5 +479,20 @@ func TestDirectHelpers(t *testing.T) {
 	}
 	if _, ok := e.s.Contact(c.ID()); ok {
 		t.Error("contact still there")
+	}
+}
+
+// TestLoadDirBadSeed: a seed file that is not valid JSON is named with the
+// line and column of the fault.
+func TestLoadDirBadSeed(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "contacts.json")
+	if err := os.WriteFile(path, []byte("[\n  {\"id\": \"a\"},\n  {\"id\": \"b\" \"email\": \"x\"}\n]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := New(Options{}).LoadDir(dir)
+	want := "load " + path + ": load contacts: decode: line 3, column 14: invalid character '\"' after object key:value pair"
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadDir error:\n got %v\nwant %s", err, want)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bellsync/bellsync/providers/internal/jsonpos"
 )
 
 // Contact is a GHL contact exactly as the API returns it (the object inside
@@ -172,7 +174,7 @@ func decodeArray(r io.Reader) ([]map[string]any, error) {
 	}
 	var recs []map[string]any
 	if err := decodeJSON(data, &recs); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+		return nil, fmt.Errorf("decode: %w", jsonpos.Wrap(data, err))
 	}
 	for i, rec := range recs {
 		if str(rec["id"]) == "" {
@@ -264,7 +266,7 @@ func (s *Server) LoadDir(dir string) error {
 		err = l.load(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("load dir %s: %w", l.name, err)
+			return fmt.Errorf("load %s: %w", filepath.Join(dir, l.name), err)
 		}
 	}
 	return nil

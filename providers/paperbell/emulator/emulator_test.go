@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -270,5 +272,20 @@ func TestDropAfterWriteApplies(t *testing.T) {
 	}
 	if st := s.Stats(); st.Faults != 1 || st.Requests["POST /clients"] != 1 {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestLoadDirBadSeed: a seed file that is not valid JSON is named with the
+// line and column of the fault.
+func TestLoadDirBadSeed(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "clients.json")
+	if err := os.WriteFile(path, []byte("[\n  {\"id\": \"a\",}\n]"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := New(Options{}).LoadDir(dir)
+	want := "load seed " + path + ": line 2, column 14: invalid character '}' looking for beginning of object key string"
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadDir error:\n got %v\nwant %s", err, want)
 	}
 }

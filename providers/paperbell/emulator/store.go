@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/bellsync/bellsync/providers/internal/jsonpos"
 )
 
 // LoadDir adds the records of dir/clients.json, dir/tasks.json and
@@ -65,7 +67,7 @@ func readJSON(path string, v any, optional bool) error {
 		return fmt.Errorf("load seed: %w", err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("load seed %s: %w", path, err)
+		return fmt.Errorf("load seed %s: %w", path, jsonpos.Wrap(b, err))
 	}
 	return nil
 }
