@@ -8,6 +8,7 @@ import (
 	"github.com/bellsync/bellsync/engine/diff"
 	"github.com/bellsync/bellsync/engine/plan"
 	"github.com/bellsync/bellsync/engine/state"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // checkSaved re-checks a plan loaded from a file against the config and
@@ -19,7 +20,11 @@ import (
 func (ws *Workspace) checkSaved(ctx context.Context, p *plan.Plan, allowMass bool) error {
 	var problems []string
 	bad := func(ch plan.Change, format string, args ...any) {
-		problems = append(problems, fmt.Sprintf("sync.%s %s %s: %s", ch.Sync, ch.Action, ch.Source.ID+ch.Target.ID, fmt.Sprintf(format, args...)))
+		ids := ch.Source.ID + ch.Target.ID
+		if ch.Source.ID != "" && ch.Target.ID != "" {
+			ids = ch.Source.ID + " → " + ch.Target.ID
+		}
+		problems = append(problems, fmt.Sprintf("sync.%s %s %s: %s", ch.Sync, ch.Action, ids, fmt.Sprintf(format, args...)))
 	}
 	type linkSet struct {
 		bySource, byTarget map[string]state.Link
@@ -103,6 +108,11 @@ func (ws *Workspace) checkSaved(ctx context.Context, p *plan.Plan, allowMass boo
 				bad(ch, "the target is already linked to %s", l.SourceID)
 			}
 		}
+		if ch.Action == plan.Link || ch.Action == plan.Update {
+			if why := pairedAsPlanned(b, ch); why != "" {
+				bad(ch, "%s", why)
+			}
+		}
 		if ch.Action == plan.Create || ch.Action == plan.Update || ch.Action == plan.Link {
 			for _, f := range ch.Fields {
 				if !allowed[f.Field] {
@@ -141,4 +151,31 @@ func (ws *Workspace) bindingNamed(name string) (*binding, bool) {
 		}
 	}
 	return nil, false
+}
+
+// pairedAsPlanned checks that a change pairing two existing records is
+// the pairing its own recorded records show: the ids and fingerprints it
+// carries are those of the records it kept, and, for a new link, those
+// records share a match key. Apply then checks the live records against
+// the same fingerprints, so a plan file edited to link or write the wrong
+// record is refused here rather than skipped later as "changed".
+func pairedAsPlanned(b *binding, ch plan.Change) string {
+	src, tgt := ch.Extra["source"], ch.Extra["target"]
+	if src == cty.NilVal || tgt == cty.NilVal {
+		return "the change does not carry the records it was planned from"
+	}
+	sr, tr := diff.RecordFrom(b.source.Schema(), src), diff.RecordFrom(b.target.Schema(), tgt)
+	switch {
+	case sr.ID != ch.Source.ID || tr.ID != ch.Target.ID:
+		return fmt.Sprintf("it names records %s and %s but was planned from %s and %s", ch.Source.ID, ch.Target.ID, sr.ID, tr.ID)
+	case ch.SourceSnapshot != "" && ch.SourceSnapshot != diff.Digest(b.source.Schema(), sr),
+		ch.Snapshot != "" && ch.Snapshot != diff.Digest(b.target.Schema(), tr):
+		return "its record fingerprints do not match the records it was planned from"
+	}
+	if ch.Action == plan.Link && len(b.sync.Match) > 0 {
+		if _, ok := diff.SharesKey(b.input, src, tgt); !ok {
+			return "the two records share no match key, so the config would never link them"
+		}
+	}
+	return ""
 }

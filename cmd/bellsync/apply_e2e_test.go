@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,6 +186,73 @@ func TestKilledApplyRerunMakesNoDuplicates(t *testing.T) {
 		t.Errorf("clients after rerun = %d, want %d", got, want)
 	}
 	h.mustRun(0, "plan", "-config", h.config, "-detailed-exitcode")
+}
+
+// TestSwappedPlanLinksAreRefused: a saved plan edited so that two links
+// pair the wrong records is refused whole, whether only the ids were
+// swapped or the recorded records and fingerprints went with them.
+func TestSwappedPlanLinksAreRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []string // what of "target" side is swapped between two links
+		want string
+	}{
+		{"ids only", []string{"target"}, "but was planned from"},
+		{"ids and fingerprints", []string{"target", "snapshot"}, "but was planned from"},
+		{"ids, fingerprints and records", []string{"target", "snapshot", "extra.target"}, "share no match key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, demoConfig)
+			planFile := filepath.Join(h.dir, "p.plan")
+			h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
+			data, err := os.ReadFile(planFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			var links []map[string]any
+			for _, c := range doc["changes"].([]any) {
+				if ch := c.(map[string]any); ch["action"] == "link" {
+					links = append(links, ch)
+				}
+			}
+			if len(links) < 2 {
+				t.Fatal("the plan has fewer than two links to swap")
+			}
+			a, b := links[0], links[1]
+			for _, k := range tc.keys {
+				if k == "extra.target" {
+					ea := a["extra"].(map[string]any)["value"].(map[string]any)
+					eb := b["extra"].(map[string]any)["value"].(map[string]any)
+					ea["target"], eb["target"] = eb["target"], ea["target"]
+					continue
+				}
+				a[k], b[k] = b[k], a[k]
+			}
+			edited, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(planFile, edited, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, errs := h.mustRun(1, "apply", "-config", h.config, planFile)
+			if !strings.Contains(errs, "does not allow") || !strings.Contains(errs, tc.want) {
+				t.Errorf("stderr does not explain the refusal (want %q):\n%s", tc.want, errs)
+			}
+			if n := len(h.pb.Clients()); n != 369 {
+				t.Errorf("a tampered plan wrote: %d clients, want 369", n)
+			}
+			out, _ := h.mustRun(0, "state", "dump", "-config", h.config)
+			if strings.Contains(out, `"source_id"`) {
+				t.Errorf("a tampered plan made links:\n%s", tail(out, 20))
+			}
+		})
+	}
 }
 
 // TestTamperedPlanFileIsRefused: a saved plan edited to delete records the

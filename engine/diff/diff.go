@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -374,6 +375,24 @@ func (d *differ) keys(obj cty.Value, name string, pick func(*config.MatchKey) hc
 		keys[ki] = vals
 	}
 	return keys, p.String()
+}
+
+// SharesKey reports whether a source and a target record object (as kept
+// in a plan) have a value of some match key in common, and names it. A
+// saved plan's links are checked with it, so an edited plan file cannot
+// pair records the config would never pair.
+func SharesKey(in Input, src, tgt cty.Value) (string, bool) {
+	d := newDiffer(in)
+	sk, _ := d.keys(src, "source", func(k *config.MatchKey) hcl.Expression { return k.Source })
+	tk, _ := d.keys(tgt, "target", func(k *config.MatchKey) hcl.Expression { return k.Target })
+	for ki := range sk {
+		for _, a := range sk[ki] {
+			if slices.Contains(tk[ki], a) {
+				return fmt.Sprintf("%s %q", in.Sync.Match[ki].Name, a), true
+			}
+		}
+	}
+	return "", false
 }
 
 // keyValues evaluates a match key expression to its non-empty strings.

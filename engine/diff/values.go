@@ -84,8 +84,8 @@ func conform(f providers.Field, v cty.Value) (cty.Value, error) {
 }
 
 // recordObject is the cty object an expression sees as `source` or
-// `target`: every schema field (null when absent) plus id, parent_id and
-// updated_at.
+// `target`: every schema field (null when absent) plus id, parent_id and,
+// unless the schema has its own, updated_at.
 func recordObject(s providers.Schema, r providers.Record) cty.Value {
 	attrs := make(map[string]cty.Value, len(s.Fields)+3)
 	for _, f := range s.Fields {
@@ -99,7 +99,11 @@ func recordObject(s providers.Schema, r providers.Record) cty.Value {
 	}
 	attrs["id"] = cty.StringVal(r.ID)
 	attrs["parent_id"] = strOrNull(r.ParentID)
-	if r.UpdatedAt.IsZero() {
+	if _, own := attrs["updated_at"]; own {
+		// The kind has its own updated_at field (Paperbell's); overwriting
+		// it with a reformatted copy would make the object disagree with
+		// the record it came from.
+	} else if r.UpdatedAt.IsZero() {
 		attrs["updated_at"] = cty.NullVal(cty.String)
 	} else {
 		attrs["updated_at"] = cty.StringVal(r.UpdatedAt.UTC().Format("2006-01-02T15:04:05.000Z"))
