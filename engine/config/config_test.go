@@ -103,8 +103,10 @@ func TestParseFull(t *testing.T) {
 				},
 				ReverseMap:    []*Mapping{{Field: "firstName"}, {Field: "lastName"}},
 				IgnoreChanges: []string{"time_zone"},
-				OnDelete:      "retain",
-				MaxDeletes:    "10%",
+				// The ranges are checked by TestIgnoreChangesRanges.
+				IgnoreChangesRanges: map[string]hcl.Range{"time_zone": {}},
+				OnDelete:            "retain",
+				MaxDeletes:          "10%",
 				OnCreate: []*CreateRule{{
 					Provider: "paperbell",
 					Kind:     "tasks",

@@ -71,21 +71,25 @@ func staticEnum(attr *hcl.Attribute, evalCtx *hcl.EvalContext, what string, allo
 			Severity: hcl.DiagError,
 			Summary:  "Invalid " + what,
 			Detail: fmt.Sprintf("%q is not a %s.%s Use one of %s.",
-				v, what, didYouMean(v, allowed), quoteList(allowed)),
+				v, what, DidYouMean(v, allowed), quoteList(allowed)),
 			Subject: attr.Expr.Range().Ptr(),
 		})
 	}
 	return v, diags
 }
 
-func staticStringList(attr *hcl.Attribute, evalCtx *hcl.EvalContext) ([]string, hcl.Diagnostics) {
+// staticStringList reads a list of names and where each was written: the
+// element's own range in a literal list, the whole expression in a
+// computed one (concat(...), env(...)). Repeats are dropped, keeping the
+// first.
+func staticStringList(attr *hcl.Attribute, evalCtx *hcl.EvalContext) ([]string, map[string]hcl.Range, hcl.Diagnostics) {
 	v, diags := staticValue(attr, evalCtx)
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, nil, diags
 	}
 	list, err := convert.Convert(v, cty.List(cty.String))
 	if err != nil || list.IsNull() {
-		return nil, append(diags, &hcl.Diagnostic{
+		return nil, nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Incorrect attribute value type",
 			Detail: fmt.Sprintf("The %s attribute must be a list of field names, such as [\"time_zone\"]. "+
@@ -93,15 +97,22 @@ func staticStringList(attr *hcl.Attribute, evalCtx *hcl.EvalContext) ([]string, 
 			Subject: attr.Expr.Range().Ptr(),
 		})
 	}
+	elems := elementRanges(attr.Expr, list.LengthInt())
 	var out []string
-	for it := list.ElementIterator(); it.Next(); {
+	ranges := map[string]hcl.Range{}
+	i := 0
+	for it := list.ElementIterator(); it.Next(); i++ {
 		_, e := it.Element()
+		rng := attr.Expr.Range()
+		if elems != nil {
+			rng = elems[i]
+		}
 		if e.IsNull() || e.AsString() == "" {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Empty field name",
 				Detail:   fmt.Sprintf("Every element of %s must name a field. Remove the empty element.", attr.Name),
-				Subject:  attr.Expr.Range().Ptr(),
+				Subject:  rng.Ptr(),
 			})
 			continue
 		}
@@ -109,13 +120,30 @@ func staticStringList(attr *hcl.Attribute, evalCtx *hcl.EvalContext) ([]string, 
 			continue
 		}
 		out = append(out, e.AsString())
+		ranges[e.AsString()] = rng
 	}
-	return out, diags
+	return out, ranges, diags
 }
 
-// didYouMean returns a " Did you mean ...?" sentence naming the closest
-// candidate, or "" when none is close enough to be a likely typo.
-func didYouMean(given string, candidates []string) string {
+// elementRanges returns the range of each element of a literal list of n
+// elements, or nil when the list is computed and its elements were never
+// written out.
+func elementRanges(expr hcl.Expression, n int) []hcl.Range {
+	exprs, diags := hcl.ExprList(expr)
+	if diags.HasErrors() || len(exprs) != n {
+		return nil
+	}
+	out := make([]hcl.Range, n)
+	for i, e := range exprs {
+		out[i] = e.Range()
+	}
+	return out
+}
+
+// DidYouMean returns a " Did you mean ...?" sentence naming the closest
+// candidate, or "" when none is close enough to be a likely typo. It is
+// exported so the engine's schema checks suggest names the same way.
+func DidYouMean(given string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
 		if d := levenshtein.Distance(given, c, nil); d < bestDist {

@@ -100,9 +100,9 @@ func decodeSync(block *hcl.Block, evalCtx *hcl.EvalContext) (*Sync, hcl.Diagnost
 	diags = append(diags, decodeDirection(s, content.Attributes, evalCtx)...)
 
 	if attr, ok := content.Attributes["ignore_changes"]; ok {
-		fields, fDiags := staticStringList(attr, evalCtx)
+		fields, ranges, fDiags := staticStringList(attr, evalCtx)
 		diags = append(diags, fDiags...)
-		s.IgnoreChanges = fields
+		s.IgnoreChanges, s.IgnoreChangesRanges = fields, ranges
 	}
 	if attr, ok := content.Attributes["on_delete"]; ok {
 		s.OnDeleteRange = attr.Expr.Range()
@@ -386,7 +386,7 @@ func validateSyncRefs(cfg *Config, providers map[string]*Provider, syncs map[str
 			Severity: hcl.DiagError,
 			Summary:  "Undeclared provider",
 			Detail: fmt.Sprintf("There is no provider %q block in this config.%s "+
-				"Declare a provider %q block, or correct the name.", name, didYouMean(name, providerNames), name),
+				"Declare a provider %q block, or correct the name.", name, DidYouMean(name, providerNames), name),
 			Subject: rng.Ptr(),
 		})
 	}
@@ -407,7 +407,7 @@ func validateSyncRefs(cfg *Config, providers map[string]*Provider, syncs map[str
 				Summary:  "Unknown parent sync",
 				Detail: fmt.Sprintf("There is no sync named %q.%s "+
 					"Set parent to the sync that links the parent records, such as sync.contacts.",
-					s.Parent, didYouMean(s.Parent, syncNames)),
+					s.Parent, DidYouMean(s.Parent, syncNames)),
 				Subject: s.ParentRange.Ptr(),
 			})
 		}
@@ -499,7 +499,8 @@ func decodeSuspend(s *Sync, b *hcl.Block, evalCtx *hcl.EvalContext) hcl.Diagnost
 		}
 	}
 	if attr, ok := content.Attributes["tags_add"]; ok {
-		tags, tDiags := staticStringList(attr, evalCtx)
+		s.Suspend.TagsAddRange = attr.Expr.Range()
+		tags, _, tDiags := staticStringList(attr, evalCtx)
 		diags = append(diags, tDiags...)
 		s.Suspend.TagsAdd = tags
 	}

@@ -87,6 +87,10 @@ type Sync struct {
 	ReverseMap []*Mapping
 	// IgnoreChanges lists target fields bellsync sets on create only.
 	IgnoreChanges []string
+	// IgnoreChangesRanges gives, by field name, the list element that named
+	// it (the whole expression when the list was computed), so a name that
+	// is not a mapped field is reported where it was written.
+	IgnoreChangesRanges map[string]hcl.Range
 
 	// OnDelete is "retain" (default), "suspend" or "delete".
 	OnDelete      string
@@ -116,8 +120,10 @@ type Suspend struct {
 	// Archive sets the written kind's archive flag, when it has one.
 	Archive bool
 	// TagsAdd are added to the record's tags field.
-	TagsAdd   []string
-	DeclRange hcl.Range
+	TagsAdd []string
+	// TagsAddRange is the tags_add expression, for a kind with no tags.
+	TagsAddRange hcl.Range
+	DeclRange    hcl.Range
 }
 
 // MatchKey is one `key "NAME" { source = ..., target = ... }` inside
