@@ -9,6 +9,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
 
 	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
 	"github.com/bellsync/bellsync/providers/ghl/webhook"
@@ -76,8 +80,30 @@ func (w *emuWebhookFlags) apply(opts *ghlemu.Options) ([]string, error) {
 		}
 	}
 	opts.WebhookURL, opts.WebhookEd25519Key, opts.WebhookRSAKey = w.url, signer.Ed25519, signer.RSA
-	return []string{
+	lines := []string{
 		"GHL webhooks:       POST " + w.url + " (signed x-ghl-signature and x-wh-signature)",
-		"  webhooks { ghl_public_key = file(\"" + edPath + "\")  ghl_rsa_public_key = file(\"" + rsaPath + "\") }",
-	}, nil
+		"  add to sync.hcl:",
+	}
+	for _, l := range strings.Split(webhooksSnippet(edPath, rsaPath), "\n") {
+		lines = append(lines, "    "+l)
+	}
+	return lines, nil
+}
+
+// webhooksSnippet is the webhooks block that trusts the emulator's keys,
+// ready to paste. HCL allows only one attribute in a one-line block, so it
+// spans lines. The paths are absolute because file() resolves relative
+// paths against the config's directory, not the emulator's.
+func webhooksSnippet(edPath, rsaPath string) string {
+	quote := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			p = a
+		}
+		// hclwrite escapes what HCL needs escaped, "${" included.
+		return string(hclwrite.TokensForValue(cty.StringVal(p)).Bytes())
+	}
+	return "webhooks {\n" +
+		"  ghl_public_key     = file(" + quote(edPath) + ")\n" +
+		"  ghl_rsa_public_key = file(" + quote(rsaPath) + ")\n" +
+		"}"
 }

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
+)
+
+// TestEmulateWebhookSnippetParses: the webhooks block `emulate` prints is
+// meant to be pasted into sync.hcl, so it must be valid HCL whose file()
+// calls name the keys it wrote, wherever the config lives.
+func TestEmulateWebhookSnippetParses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		keyDir func(t *testing.T) string
+	}{
+		{"absolute dir", func(t *testing.T) string { return t.TempDir() }},
+		{"relative dir", func(t *testing.T) string {
+			t.Chdir(t.TempDir())
+			return filepath.Join(".bellsync", "keys")
+		}},
+		{"dir needing escapes", func(t *testing.T) string { return filepath.Join(t.TempDir(), `we"ird ${x}`) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := tc.keyDir(t)
+			var opts ghlemu.Options
+			lines, err := (&emuWebhookFlags{url: "http://127.0.0.1:8080/webhooks/ghl", keyDir: dir}).apply(&opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := strings.Join(lines, "\n")
+			start := strings.Index(out, "webhooks {")
+			end := strings.LastIndex(out, "}")
+			if start < 0 || end < start {
+				t.Fatalf("no webhooks block in the printout:\n%s", out)
+			}
+			snippet := out[start : end+1]
+			f, diags := hclsyntax.ParseConfig([]byte(snippet), "emulate output", hcl.InitialPos)
+			if diags.HasErrors() {
+				t.Fatalf("the printed block is not valid HCL: %s\n%s", diags.Error(), snippet)
+			}
+			body := f.Body.(*hclsyntax.Body)
+			if len(body.Blocks) != 1 || body.Blocks[0].Type != "webhooks" {
+				t.Fatalf("want one webhooks block, got %d blocks:\n%s", len(body.Blocks), snippet)
+			}
+			got := map[string]string{}
+			for name, attr := range body.Blocks[0].Body.Attributes {
+				call, ok := attr.Expr.(*hclsyntax.FunctionCallExpr)
+				if !ok || call.Name != "file" || len(call.Args) != 1 {
+					t.Fatalf("%s is not file(PATH): %s", name, snippet)
+				}
+				v, diags := call.Args[0].Value(nil)
+				if diags.HasErrors() {
+					t.Fatalf("%s: %s", name, diags.Error())
+				}
+				got[name] = v.AsString()
+			}
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{
+				"ghl_public_key":     filepath.Join(abs, webhookEd25519File),
+				"ghl_rsa_public_key": filepath.Join(abs, webhookRSAFile),
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("file() paths (-want +got):\n%s", diff)
+			}
+			for _, p := range got {
+				if _, err := os.Stat(p); err != nil {
+					t.Errorf("the printed path does not exist: %v", err)
+				}
+			}
+		})
+	}
+}
