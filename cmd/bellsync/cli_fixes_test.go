@@ -81,3 +81,30 @@ func TestEmulateWebhookSnippetParses(t *testing.T) {
 		})
 	}
 }
+
+// TestEmulatorExamplesNeedGHLBaseURL: the emulator examples must not fall
+// back to the real GHL API when the emulator's GHL_BASE_URL was not
+// exported; validate fails naming the variable. sync.hcl.example, written
+// for real accounts, keeps GHL's address as its default.
+func TestEmulatorExamplesNeedGHLBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		config   string
+		wantCode int
+		wantErr  string
+	}{
+		{"../../examples/demo/sync.hcl", exitError, "GHL_BASE_URL is not set"},
+		{"../../examples/full/sync.hcl", exitError, "GHL_BASE_URL is not set"},
+		{"../../sync.hcl.example", exitOK, ""},
+	} {
+		t.Run(filepath.Base(filepath.Dir(tc.config))+"/"+filepath.Base(tc.config), func(t *testing.T) {
+			h := newExampleHarness(t, tc.config)
+			delete(h.env, "GHL_BASE_URL")
+			t.Setenv("GHL_BASE_URL", "")
+			os.Unsetenv("GHL_BASE_URL")
+			code, out, errs := h.bellsync("validate", "-config", tc.config)
+			if code != tc.wantCode || !strings.Contains(errs, tc.wantErr) {
+				t.Errorf("validate: exit %d, want %d with %q in stderr\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, tc.wantErr, out, errs)
+			}
+		})
+	}
+}

@@ -4,13 +4,18 @@
 #
 #   GHL_BASE_URL, GHL_LOCATION_ID, GHL_TOKEN, PAPERBELL_BASE_URL,
 #   PAPERBELL_API_KEY, and BELLSYNC_STATE for the state database.
+#
+# GHL_BASE_URL has no default here: this file is mostly run against the
+# emulator, and a shell that forgot the emulator's export lines would
+# otherwise send its requests to the real GHL API. For a real account, set
+# GHL_BASE_URL=https://services.leadconnectorhq.com.
 
 state {
   path = env("BELLSYNC_STATE", ".bellsync/state.db")
 }
 
 provider "ghl" {
-  base_url    = env("GHL_BASE_URL", "https://services.leadconnectorhq.com")
+  base_url    = env("GHL_BASE_URL") # no default: see the top of this file
   location_id = env("GHL_LOCATION_ID")
   token       = env("GHL_TOKEN")
 }

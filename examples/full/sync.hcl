@@ -1,14 +1,17 @@
 # The full mission: GHL contacts and Paperbell clients kept in step both
 # ways, Paperbell tasks and notes mirrored into GHL (and back), a welcome
 # task for every new client, and soft deletes. Endpoints and credentials
-# come from the environment, as in examples/demo.
+# come from the environment, as in examples/demo; GHL_BASE_URL too, with no
+# default, so a shell without the emulator's exports fails validate instead
+# of reaching the real GHL API (for a real account, set it to
+# https://services.leadconnectorhq.com).
 
 state {
   path = env("BELLSYNC_STATE", ".bellsync/state.db")
 }
 
 provider "ghl" {
-  base_url    = env("GHL_BASE_URL", "https://services.leadconnectorhq.com")
+  base_url    = env("GHL_BASE_URL") # no default: see the top of this file
   location_id = env("GHL_LOCATION_ID")
   token       = env("GHL_TOKEN")
   rate_limit  = tonumber(env("GHL_RATE_LIMIT", "100")) # per 10 s; GHL's documented limit

@@ -28,6 +28,8 @@ state {
 }
 
 provider "ghl" {
+  # The real GHL API unless GHL_BASE_URL says otherwise: on the emulator,
+  # export the GHL_BASE_URL that `bellsync emulate` prints.
   base_url    = env("GHL_BASE_URL", "https://services.leadconnectorhq.com")
   location_id = env("GHL_LOCATION_ID")
   token       = env("GHL_TOKEN")
