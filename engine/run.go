@@ -21,6 +21,11 @@ import (
 func (ws *Workspace) Plan(ctx context.Context) (*plan.Plan, error) {
 	p := &plan.Plan{ConfigHash: ws.Config.Hash, ConfigFile: ws.Config.Filename, CreatedAt: ws.now().UTC(),
 		Unchanged: map[string]int{}, Complete: true}
+	last, err := ws.lastWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.StateRun = last
 	failed := map[string]bool{}
 	for _, b := range ws.bindings {
 		in, err := ws.input(ctx, b, p)
@@ -124,6 +129,32 @@ type ApplyOptions struct {
 // ErrConfigChanged is returned when a saved plan came from another config.
 var ErrConfigChanged = errors.New("the config changed since this plan was made")
 
+// ErrStateChanged is returned when a saved plan is older than the newest
+// run that wrote (it was applied already, or something else ran since).
+var ErrStateChanged = errors.New("the state changed since this plan was made")
+
+// lastWriteCursor holds the id of the newest run that wrote, or may have
+// written, to either system.
+const lastWriteCursor = "runs/last-write"
+
+// lastWrite is the id of the newest run that may have written, or "".
+func (ws *Workspace) lastWrite(ctx context.Context) (string, error) {
+	id, err := ws.Store.Cursor(ctx, lastWriteCursor)
+	if err != nil {
+		return "", fmt.Errorf("read run history: %w", err)
+	}
+	return id, nil
+}
+
+// markWritten records run as the newest that may have written. It must
+// not be lost to a cancelled context: a saved plan would then be applied
+// over the writes.
+func (ws *Workspace) markWritten(ctx context.Context, runID string) {
+	if err := ws.Store.SetCursor(context.WithoutCancel(ctx), lastWriteCursor, runID); err != nil {
+		ws.log.Warn("could not record that a run wrote; saved plans made before it may still be applied", "run", runID, "err", err)
+	}
+}
+
 // Apply carries a plan out. With a nil plan it makes a fresh one after
 // recovery, so interrupted writes are settled before anything is planned.
 func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*plan.Plan, apply.Result, error) {
@@ -135,6 +166,18 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		return p, apply.Result{}, err
 	}
 	defer unlock()
+	ws.settleRuns(ctx)
+	if p != nil {
+		// Checked under the lock, so no run can slip in between.
+		last, err := ws.lastWrite(ctx)
+		if err != nil {
+			return p, apply.Result{}, err
+		}
+		if last != p.StateRun {
+			return p, apply.Result{}, fmt.Errorf("%w: run %s wrote after it (see `bellsync runs`), and may already have made what this plan would make; run `bellsync plan` again",
+				ErrStateChanged, last)
+		}
+	}
 	kind := opts.Kind
 	switch {
 	case kind != "":
@@ -146,7 +189,6 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		kind = "apply"
 	}
 	start := ws.now().UTC()
-	ws.settleRuns(ctx)
 	runID := fmt.Sprintf("%s-%d", ws.now().UTC().Format("20060102T150405.000"), os.Getpid())
 	run := state.Run{ID: runID, Kind: kind, StartedAt: ws.now().UTC(), Status: "running"}
 	_ = ws.Store.StartRun(ctx, run)
@@ -272,6 +314,10 @@ func (ws *Workspace) finishRun(ctx context.Context, run state.Run, res apply.Res
 		run.Status = "failed"
 	}
 	_ = ws.Store.FinishRun(context.WithoutCancel(ctx), run)
+	if res.Counts[apply.Applied]+res.Counts[apply.Adopted]+res.Counts[apply.Failed] > 0 || len(res.Created) > 0 {
+		// A failed write may have landed, so it counts as one.
+		ws.markWritten(ctx, run.ID)
+	}
 }
 
 func (ws *Workspace) sides() map[string]apply.Sides {
@@ -343,6 +389,7 @@ func (ws *Workspace) settleRuns(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	marked := false // runs come newest first, and the newest is the one to record
 	for _, r := range runs {
 		if r.Status == "running" {
 			r.Status = "interrupted"
@@ -351,6 +398,10 @@ func (ws *Workspace) settleRuns(ctx context.Context) {
 			}
 			r.Errors = append(r.Errors, "the process stopped before the run finished; its writes were settled by the next run")
 			_ = ws.Store.FinishRun(ctx, r)
+			if !marked {
+				ws.markWritten(ctx, r.ID)
+				marked = true
+			}
 		}
 	}
 }

@@ -796,6 +796,41 @@ func TestMissionSavedPlan(t *testing.T) {
 	h.emptyPlan(t)
 }
 
+// TestMissionSavedPlanTwice: a saved plan applied a second time, or a
+// second plan made before the first was applied, is refused whole, so
+// nothing it would create is created twice.
+func TestMissionSavedPlanTwice(t *testing.T) {
+	h := newSeededHarness(t, fullConfig, smallSeed(t, 60, 3))
+	first, second := filepath.Join(h.dir, "a.plan"), filepath.Join(h.dir, "b.plan")
+	h.mustRun(2, "plan", "-config", h.config, "-out", first, "-detailed-exitcode")
+	h.mustRun(2, "plan", "-config", h.config, "-out", second, "-detailed-exitcode")
+	h.mustRun(0, "apply", "-config", h.config, first)
+	counts := func() [3]int {
+		var tasks, notes int
+		for _, c := range h.ghl.Contacts() {
+			tasks += len(h.ghl.Tasks(c.ID()))
+			notes += len(h.ghl.Notes(c.ID()))
+		}
+		return [3]int{len(h.pb.Clients()) + len(h.ghl.Contacts()), len(h.pb.Tasks("")) + tasks, len(h.pb.Notes("")) + notes}
+	}
+	before := counts()
+	for _, f := range []string{first, second} {
+		_, errs := h.mustRun(1, "apply", "-config", h.config, f)
+		if !strings.Contains(errs, "the state changed since this plan was made") || !strings.Contains(errs, "run `bellsync plan` again") {
+			t.Errorf("apply %s: stderr does not explain the refusal:\n%s", filepath.Base(f), errs)
+		}
+	}
+	if after := counts(); after != before {
+		t.Errorf("[records, tasks, notes] went from %v to %v on refused applies", before, after)
+	}
+	h.emptyPlan(t)
+
+	// A plan made now is current again, even though it has nothing to do.
+	third := filepath.Join(h.dir, "c.plan")
+	h.mustRun(0, "plan", "-config", h.config, "-out", third)
+	h.mustRun(0, "apply", "-config", h.config, third)
+}
+
 // TestMissionBadInput is config a new user would try: a two-way field with
 // no conflict rule and no owner, and a delete policy the target cannot
 // honour safely. (A task whose contact is missing is in TestMission.)

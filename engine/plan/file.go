@@ -28,6 +28,7 @@ type filePlan struct {
 	ConfigHash string         `json:"config_hash"`
 	ConfigFile string         `json:"config_file"`
 	CreatedAt  time.Time      `json:"created_at"`
+	StateRun   string         `json:"state_run,omitempty"`
 	Complete   bool           `json:"complete"`
 	Unchanged  map[string]int `json:"unchanged,omitempty"`
 	Warnings   []string       `json:"warnings,omitempty"`
@@ -76,7 +77,7 @@ type fileField struct {
 // plan holds client records.
 func (p *Plan) Save(path string) error {
 	fp := filePlan{Format: fileFormat, Version: fileVersion, ConfigHash: p.ConfigHash, ConfigFile: p.ConfigFile,
-		CreatedAt: p.CreatedAt, Complete: p.Complete, Unchanged: p.Unchanged, Warnings: p.Warnings, Blocked: p.Blocked}
+		CreatedAt: p.CreatedAt, StateRun: p.StateRun, Complete: p.Complete, Unchanged: p.Unchanged, Warnings: p.Warnings, Blocked: p.Blocked}
 	for _, ch := range p.Changes {
 		fc := fileChange{Sync: ch.Sync, Action: ch.Action.String(), Side: ch.Side, Source: ch.Source,
 			Target: ch.Target, Label: ch.Label, Reason: ch.Reason, Origin: ch.Origin, Problem: ch.Problem,
@@ -157,7 +158,7 @@ func Read(r io.Reader) (*Plan, error) {
 	if fp.Version != fileVersion {
 		return nil, fmt.Errorf("plan file version %d is not supported by this bellsync (wants %d); make a new plan", fp.Version, fileVersion)
 	}
-	p := &Plan{ConfigHash: fp.ConfigHash, ConfigFile: fp.ConfigFile, CreatedAt: fp.CreatedAt,
+	p := &Plan{ConfigHash: fp.ConfigHash, ConfigFile: fp.ConfigFile, CreatedAt: fp.CreatedAt, StateRun: fp.StateRun,
 		Complete: fp.Complete, Unchanged: fp.Unchanged, Warnings: fp.Warnings, Blocked: fp.Blocked}
 	for i, fc := range fp.Changes {
 		a, ok := ParseAction(fc.Action)

@@ -189,7 +189,12 @@ type Plan struct {
 	// ConfigFile is the config's path, for messages.
 	ConfigFile string
 	CreatedAt  time.Time
-	Changes    []Change
+	// StateRun is the id of the newest run in the state when the plan was
+	// made. Any run since (an apply, a webhook, a pass) may have made the
+	// records this plan would create, so a saved plan is only applied while
+	// it is still the newest.
+	StateRun string
+	Changes  []Change
 	// Unchanged counts records already in step, per sync.
 	Unchanged map[string]int
 	// Complete is false when a listing failed or was cut short: such a
