@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,7 +50,8 @@ func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding,
 			f, ok := written.Field(m.Field)
 			switch {
 			case !ok:
-				errAt(m.Range, "Unknown field", "%s has no field %q. Its writable fields are: %s.", ref, m.Field, fieldNames(written, true))
+				errAt(m.Range, "Unknown field", "%s has no field %q.%s Its writable fields are: %s.", ref, m.Field,
+					config.DidYouMean(m.Field, names(written, true)), fieldNames(written, true))
 			case f.ReadOnly:
 				errAt(m.Range, "Read-only field", "%s field %q is set by the API and cannot be written; remove it from the map.", ref, m.Field)
 			}
@@ -68,6 +70,7 @@ func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding,
 			"Sync %q needs a match block with at least one key, so bellsync can find a record's counterpart instead of creating a duplicate.", sy.Name)
 	}
 	diags = append(diags, checkOwnership(sy)...)
+	diags = append(diags, checkIgnoreChanges(sy, ts)...)
 	diags = append(diags, checkDeletes(sy, ss, ts)...)
 
 	b := &binding{sync: sy, source: src, target: tgt}
@@ -114,7 +117,8 @@ func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding,
 		for _, a := range r.Attrs {
 			f, ok := rs.Field(a.Field)
 			if !ok || f.ReadOnly {
-				errAt(a.Range, "Unknown field", "%s.%s has no writable field %q. Its writable fields are: %s.", r.Provider, r.Kind, a.Field, fieldNames(rs, true))
+				errAt(a.Range, "Unknown field", "%s.%s has no writable field %q.%s Its writable fields are: %s.", r.Provider, r.Kind, a.Field,
+					config.DidYouMean(a.Field, names(rs, true)), fieldNames(rs, true))
 			}
 			diags = append(diags, checkRefs(a.Expr, "source", ss, sy.Source)...)
 			diags = append(diags, checkRefs(a.Expr, "target", ts, sy.Target)...)
@@ -134,13 +138,25 @@ func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding,
 func checkOwnership(sy *config.Sync) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	mapped := map[string]*config.Mapping{}
+	var fields []string
 	for _, m := range sy.Map {
 		mapped[m.Field] = m
+		fields = append(fields, m.Field)
 	}
-	for name, rng := range sy.OwnershipRanges {
+	// In source order, so the diagnostics are too.
+	owned := make([]string, 0, len(sy.OwnershipRanges))
+	for name := range sy.OwnershipRanges {
+		owned = append(owned, name)
+	}
+	sort.Slice(owned, func(i, j int) bool {
+		return sy.OwnershipRanges[owned[i]].Start.Byte < sy.OwnershipRanges[owned[j]].Start.Byte
+	})
+	for _, name := range owned {
 		if _, ok := mapped[name]; !ok {
+			rng := sy.OwnershipRanges[name]
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ownership of an unmapped field",
-				Detail: fmt.Sprintf("%q is not set by the map block, so it cannot be owned; ownership entries are keyed by the map's field names.", name), Subject: rng.Ptr()})
+				Detail: fmt.Sprintf("%q is not set by the map block, so it cannot be owned; ownership entries are keyed by the map's field names.%s",
+					name, suggestMapped(sy, name, fields)), Subject: rng.Ptr()})
 		}
 	}
 	if sy.Direction != "two_way" || sy.Conflict != "" {
@@ -165,6 +181,61 @@ func checkOwnership(sy *config.Sync) hcl.Diagnostics {
 	return diags
 }
 
+// checkIgnoreChanges rejects ignore_changes names that are not fields the
+// map block writes. The diff skips exactly those names, so a typo, or a
+// source field name where the target's was meant, would leave the field the
+// user meant to protect overwritten on the next plan.
+func checkIgnoreChanges(sy *config.Sync, ts providers.Schema) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	mapped := map[string]bool{}
+	var fields []string
+	for _, m := range sy.Map {
+		mapped[m.Field] = true
+		fields = append(fields, m.Field)
+	}
+	for _, name := range sy.IgnoreChanges {
+		if mapped[name] {
+			continue
+		}
+		rng := sy.IgnoreChangesRanges[name]
+		var detail string
+		if _, ok := ts.Field(name); ok {
+			detail = fmt.Sprintf("%s field %q is not set by the map block of sync %q, so there is nothing to ignore; "+
+				"ignore_changes names fields the map block sets.", sy.Target, name, sy.Name)
+		} else {
+			detail = fmt.Sprintf("%s has no field %q; ignore_changes names %s fields the map block of sync %q sets.",
+				sy.Target, name, sy.Target, sy.Name)
+		}
+		detail += suggestMapped(sy, name, fields)
+		if len(fields) > 0 {
+			detail += " Mapped fields: " + strings.Join(fields, ", ") + "."
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Ignored field not in the map",
+			Detail: detail, Subject: rng.Ptr()})
+	}
+	return diags
+}
+
+// suggestMapped is the "Did you mean" for a name that should be one of the
+// map's fields: the closest spelling, or else the one map entry that reads
+// a source field of that name (timezone for time_zone = source.timezone),
+// a common slip since the two sides name fields differently.
+func suggestMapped(sy *config.Sync, name string, fields []string) string {
+	if s := config.DidYouMean(name, fields); s != "" {
+		return s
+	}
+	var from []string
+	for _, m := range sy.Map {
+		if slices.Contains(diff.ReadFields(m.Expr, "source"), name) {
+			from = append(from, m.Field)
+		}
+	}
+	if len(from) == 1 {
+		return fmt.Sprintf(" Did you mean %q? It is the target field the map sets from %s.%s.", from[0], sy.Source, name)
+	}
+	return ""
+}
+
 // checkDeletes rejects a delete policy the written side cannot carry out,
 // and hard deletes that cascade unless explicitly allowed.
 func checkDeletes(sy *config.Sync, ss, ts providers.Schema) hcl.Diagnostics {
@@ -182,6 +253,14 @@ func checkDeletes(sy *config.Sync, ss, ts providers.Schema) hcl.Diagnostics {
 	for _, side := range sides {
 		switch sy.OnDelete {
 		case "suspend":
+			if _, hasTags := side.s.Field("tags"); !hasTags && sy.Suspend != nil && len(sy.Suspend.TagsAdd) > 0 {
+				// Caught here rather than at plan time, where every
+				// suspend would fail on its own.
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No tags field to add to",
+					Detail:  fmt.Sprintf("suspend { tags_add = [...] } adds tags to the suspended record, but %s has no tags field. Remove tags_add, or keep only archive.", side.ref),
+					Subject: sy.Suspend.TagsAddRange.Ptr()})
+				continue
+			}
 			archive := sy.Suspend == nil || sy.Suspend.Archive
 			_, hasTags := side.s.Field("tags")
 			tags := sy.Suspend != nil && len(sy.Suspend.TagsAdd) > 0
@@ -242,7 +321,8 @@ func checkRefs(expr hcl.Expression, root string, s providers.Schema, ref config.
 		}
 		if !obj.HasAttribute(attr.Name) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown field",
-				Detail:  fmt.Sprintf("%s records have no field %q. Fields: %s.", ref, attr.Name, fieldNames(s, false)),
+				Detail: fmt.Sprintf("%s records have no field %q.%s Fields: %s.", ref, attr.Name,
+					config.DidYouMean(attr.Name, names(s, false)), fieldNames(s, false)),
 				Subject: tr.SourceRange().Ptr()})
 		}
 	}
@@ -250,6 +330,12 @@ func checkRefs(expr hcl.Expression, root string, s providers.Schema, ref config.
 }
 
 func fieldNames(s providers.Schema, writable bool) string {
+	return strings.Join(names(s, writable), ", ")
+}
+
+// names lists a schema's fields: the writable ones, or all of them with
+// the record's own id, parent_id and updated_at.
+func names(s providers.Schema, writable bool) []string {
 	var n []string
 	for _, f := range s.Fields {
 		if writable && f.ReadOnly {
@@ -260,5 +346,5 @@ func fieldNames(s providers.Schema, writable bool) string {
 	if !writable {
 		n = append(n, "id", "parent_id", "updated_at")
 	}
-	return strings.Join(n, ", ")
+	return n
 }
