@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/bellsync/bellsync/engine/state"
 	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
 )
 
@@ -104,6 +106,69 @@ func TestEmulatorExamplesNeedGHLBaseURL(t *testing.T) {
 			code, out, errs := h.bellsync("validate", "-config", tc.config)
 			if code != tc.wantCode || !strings.Contains(errs, tc.wantErr) {
 				t.Errorf("validate: exit %d, want %d with %q in stderr\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, tc.wantErr, out, errs)
+			}
+		})
+	}
+}
+
+// stateLinks reads a sync's links straight from the harness's state file.
+func stateLinks(t *testing.T, h *harness, sync string) []state.Link {
+	t.Helper()
+	st, err := state.OpenSQLite(context.Background(), h.env["BELLSYNC_STATE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	links, err := st.Links(context.Background(), sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return links
+}
+
+// TestStateForget: forgetting a link that does not exist, or of a sync
+// that does not exist, is an error that forgets nothing, instead of a
+// claim that links were forgotten.
+func TestStateForget(t *testing.T) {
+	h := newSeededHarness(t, demoConfig, smallSeed(t, 30, 0))
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	links := stateLinks(t, h, "contacts")
+	if len(links) < 2 {
+		t.Fatalf("the apply made %d links, want at least 2", len(links))
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string // in stdout
+		wantErr  string // in stderr
+		gone     int    // links forgotten
+	}{
+		{name: "unknown id", args: []string{"-sync", "contacts", "nonexistentid"}, wantCode: exitError,
+			wantErr: "sync.contacts has no link for source id nonexistentid"},
+		{name: "a known and an unknown id", args: []string{"-sync", "contacts", links[0].SourceID, "nonexistentid"}, wantCode: exitError,
+			wantErr: "nothing was forgotten"},
+		{name: "a target id", args: []string{"-sync", "contacts", links[0].TargetID}, wantCode: exitError,
+			wantErr: "it is the target id of the link from source " + links[0].SourceID},
+		{name: "misspelled sync", args: []string{"-sync", "contcts", "-orphans"}, wantCode: exitError,
+			wantErr: `has no sync "contcts". Did you mean "contacts"? Its syncs: contacts.`},
+		{name: "unknown sync", args: []string{"-sync", "invoices", "x"}, wantCode: exitError,
+			wantErr: `has no sync "invoices". Its syncs: contacts.`},
+		{name: "no orphans", args: []string{"-sync", "contacts", "-orphans"}, wantCode: exitOK,
+			wantOut: "No orphaned links in sync.contacts"},
+		{name: "one link", args: []string{"-sync", "contacts", links[1].SourceID}, wantCode: exitOK,
+			wantOut: "1 link forgotten;", gone: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(stateLinks(t, h, "contacts"))
+			args := append([]string{"state", "forget", "-config", h.config}, tc.args...)
+			code, out, errs := h.bellsync(args...)
+			if code != tc.wantCode || !strings.Contains(out, tc.wantOut) || !strings.Contains(errs, tc.wantErr) {
+				t.Errorf("exit %d, want %d with %q in stdout and %q in stderr\nstdout:\n%s\nstderr:\n%s",
+					code, tc.wantCode, tc.wantOut, tc.wantErr, out, errs)
+			}
+			if got := before - len(stateLinks(t, h, "contacts")); got != tc.gone {
+				t.Errorf("%d links forgotten, want %d", got, tc.gone)
 			}
 		})
 	}

@@ -84,7 +84,7 @@ func cmdValidate(ctx context.Context, args []string, io stdio) int {
 		return exitError
 	}
 	defer ws.Close()
-	fmt.Fprintf(io.out, "%s is valid: %d providers, %d syncs.\n", c.config, len(ws.Config.Providers), len(ws.Config.Syncs))
+	fmt.Fprintf(io.out, "%s is valid: %s, %s.\n", c.config, plural(len(ws.Config.Providers), "provider", "providers"), plural(len(ws.Config.Syncs), "sync", "syncs"))
 	return exitOK
 }
 
@@ -252,7 +252,8 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 		summary += fmt.Sprintf(" %d not attempted.", n)
 	}
 	if p != nil && p.Errored() {
-		summary += fmt.Sprintf(" %d records were left alone (see the plan).", p.Counts().Errors)
+		n := p.Counts().Errors
+		summary += fmt.Sprintf(" %s left alone (see the plan).", plural(n, "record was", "records were"))
 	}
 	fmt.Fprintln(io.out, summary)
 	if errors.Is(err, context.Canceled) {
@@ -390,7 +391,7 @@ func cmdAudit(ctx context.Context, args []string, io stdio) int {
 		}
 		fmt.Fprintf(io.out, "sync.%s: link %s -> %s (%s): %s gone\n", o.Sync, o.Link.SourceID, o.Link.TargetID, o.Link.Status, gone)
 	}
-	fmt.Fprintf(io.out, "%d orphaned links. Deletes are acted on by the next full plan according to on_delete.\n", len(orphans))
+	fmt.Fprintf(io.out, "%s. Deletes are acted on by the next full plan according to on_delete.\n", plural(len(orphans), "orphaned link", "orphaned links"))
 	return exitOK
 }
 
@@ -413,7 +414,31 @@ func cmdForget(ctx context.Context, args []string, io stdio) int {
 		return exitError
 	}
 	defer ws.Close()
+	links, err := ws.Store.Links(ctx, *syncName)
+	if err != nil {
+		return errorf(io, "%v", err)
+	}
+	var names []string
+	known := false
+	for _, s := range ws.Config.Syncs {
+		names = append(names, s.Name)
+		known = known || s.Name == *syncName
+	}
+	// A sync removed from the config can still have links worth
+	// forgetting by id; -orphans needs the config to list its records.
+	if !known && (*orphans || len(links) == 0) {
+		return errorf(io, "%s has no sync %q.%s Its syncs: %s.", c.config, *syncName,
+			config.DidYouMean(*syncName, names), strings.Join(names, ", "))
+	}
 	ids := fs.Args()
+	if len(ids) > 0 {
+		if missing := missingLinks(links, ids); len(missing) > 0 {
+			for _, m := range missing {
+				fmt.Fprintf(io.err, "Error: sync.%s has no link for source id %s\n", *syncName, m)
+			}
+			return errorf(io, "nothing was forgotten; `bellsync state dump -config %s` lists the links", c.config)
+		}
+	}
 	if *orphans {
 		found, err := ws.Audit(ctx)
 		if err != nil {
@@ -424,6 +449,10 @@ func cmdForget(ctx context.Context, args []string, io stdio) int {
 				ids = append(ids, o.Link.SourceID)
 			}
 		}
+		if len(ids) == 0 {
+			fmt.Fprintf(io.out, "No orphaned links in sync.%s: nothing to forget.\n", *syncName)
+			return exitOK
+		}
 	}
 	for _, id := range ids {
 		if err := ws.Store.DeleteLink(ctx, *syncName, id); err != nil {
@@ -431,6 +460,35 @@ func cmdForget(ctx context.Context, args []string, io stdio) int {
 		}
 		fmt.Fprintf(io.out, "forgot the link of sync.%s source %s\n", *syncName, id)
 	}
-	fmt.Fprintf(io.out, "%d links forgotten; the next plan matches those records again by their keys.\n", len(ids))
+	fmt.Fprintf(io.out, "%s forgotten; the next plan matches those records again by their keys.\n", plural(len(ids), "link", "links"))
 	return exitOK
+}
+
+// missingLinks lists the ids that are not the source id of any link, each
+// with a hint when it is a link's target id instead (the usual mix-up).
+func missingLinks(links []state.Link, ids []string) []string {
+	bySource, byTarget := map[string]bool{}, map[string]string{}
+	for _, l := range links {
+		bySource[l.SourceID] = true
+		byTarget[l.TargetID] = l.SourceID
+	}
+	var missing []string
+	for _, id := range ids {
+		switch src, isTarget := byTarget[id]; {
+		case bySource[id]:
+		case isTarget:
+			missing = append(missing, fmt.Sprintf("%s (it is the target id of the link from source %s; forget takes source ids)", id, src))
+		default:
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
+// plural is "1 link" or "2 links".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

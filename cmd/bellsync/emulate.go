@@ -85,8 +85,8 @@ func cmdEmulate(ctx context.Context, args []string, io stdio) int {
 	go func() { errs <- servers[0].Serve(gl) }()
 	go func() { errs <- servers[1].Serve(pl) }()
 
-	fmt.Fprintf(io.out, "GHL emulator:       http://%s  (location %s, %d contacts)\n", gl.Addr(), *location, len(g.Contacts()))
-	fmt.Fprintf(io.out, "Paperbell emulator: http://%s  (%d clients)\n", pl.Addr(), len(p.Clients()))
+	fmt.Fprintf(io.out, "GHL emulator:       http://%s  (location %s, %s)\n", gl.Addr(), *location, plural(len(g.Contacts()), "contact", "contacts"))
+	fmt.Fprintf(io.out, "Paperbell emulator: http://%s  (%s)\n", pl.Addr(), plural(len(p.Clients()), "client", "clients"))
 	fmt.Fprintln(io.out, "Credentials accepted, ready to paste into a shell:")
 	fmt.Fprintf(io.out, "  export GHL_BASE_URL=http://%s GHL_LOCATION_ID=%s GHL_TOKEN=%s\n", gl.Addr(), *location, *ghlToken)
 	fmt.Fprintf(io.out, "  export PAPERBELL_BASE_URL=http://%s PAPERBELL_API_KEY=%s\n", pl.Addr(), *pbKey)
