@@ -165,6 +165,12 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 	}
 	x := &executor{opts: opts, parents: map[string]*parentLinks{}}
 	res := Result{Counts: map[Outcome]int{}}
+	// A write in flight when ctx ends (Ctrl-C, SIGTERM) is finished, with
+	// its journal entry, link and once-only firing, rather than cut off
+	// between landing and being recorded; only if it hangs past the grace
+	// period is it cut off, and then the journal settles it next run.
+	wctx, stopWrites := graceful(ctx, writeGrace)
+	defer stopWrites()
 	var mu sync.Mutex
 	for _, name := range order {
 		jobs := make(chan plan.Change)
@@ -175,8 +181,8 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 				defer wg.Done()
 				for ch := range jobs {
 					out, err := NotAttempted, error(nil)
-					if !x.stopped() {
-						out, err = x.applyOne(ctx, ch)
+					if !x.stopped() && ctx.Err() == nil {
+						out, err = x.applyOne(wctx, ch)
 						x.note(err)
 					}
 					mu.Lock()
@@ -189,8 +195,11 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 				}
 			}()
 		}
-		for _, ch := range groups[name] {
+		for i, ch := range groups[name] {
 			if ctx.Err() != nil {
+				mu.Lock()
+				res.Counts[NotAttempted] += len(groups[name]) - i
+				mu.Unlock()
 				break
 			}
 			jobs <- ch
@@ -209,6 +218,24 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 	res.Created = x.created
 	x.mu.Unlock()
 	return res, ctx.Err()
+}
+
+// writeGrace is how long writes in flight may take to finish after the
+// apply was told to stop.
+const writeGrace = 30 * time.Second
+
+// graceful returns a context that keeps ctx's values but ends only grace
+// after ctx does, and a function to release it.
+func graceful(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(wctx, func() { t.Stop() })
+	})
+	return wctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // note counts consecutive transient failures; a success resets the count.

@@ -2,9 +2,13 @@ package apply
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/bellsync/bellsync/engine/plan"
 	"github.com/bellsync/bellsync/engine/state"
@@ -56,5 +60,53 @@ func TestStopsWhenTheAPIIsDown(t *testing.T) {
 	}
 	if n := tgt.CallCount("create"); n != 10 {
 		t.Errorf("%d creates tried, want 10", n)
+	}
+}
+
+// TestInterruptFinishesWritesInFlight: when the apply is told to stop
+// (Ctrl-C) while a write is in flight, that write is finished and
+// recorded (journal and link), and nothing else is started.
+func TestInterruptFinishesWritesInFlight(t *testing.T) {
+	schema := providers.Schema{Kind: "contacts", Fields: []providers.Field{{Name: "email", Type: cty.String}},
+		Caps: providers.Capabilities{List: true, Get: true, Create: true, Update: true}}
+	src, tgt := providertest.NewMemory(schema), providertest.NewMemory(schema)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	writes := 0
+	tgt.BeforeWrite = func(string, map[string]cty.Value) error {
+		if writes++; writes == 3 {
+			cancel() // the interrupt arrives while the third create is in flight
+		}
+		return nil
+	}
+	st, err := state.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := &plan.Plan{Complete: true}
+	for i := range 10 {
+		id := fmt.Sprintf("s%02d", i)
+		p.Changes = append(p.Changes, plan.Change{Sync: "people", Action: plan.Create, Side: plan.SideTarget,
+			Source: plan.Ref{ID: id}, Fields: []plan.FieldChange{{Field: "email", New: cty.StringVal(id + "@x.com")}}})
+	}
+	res, err := Apply(ctx, p, Options{Sides: map[string]Sides{"people": {Source: src, Target: tgt}},
+		Store: st, Binder: nopBinder{}, Workers: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Apply error = %v, want context.Canceled", err)
+	}
+	want := map[Outcome]int{Applied: 3, NotAttempted: 7}
+	if diff := cmp.Diff(want, res.Counts); diff != "" || len(res.Errors) > 0 {
+		t.Errorf("counts (-want +got):\n%s\nerrors: %v", diff, res.Errors)
+	}
+	links, err := st.Links(context.Background(), "people")
+	if err != nil || len(links) != 3 {
+		t.Errorf("%d links recorded (err %v), want 3: the write in flight must be recorded", len(links), err)
+	}
+	if ops, _ := st.PendingOps(context.Background(), "people"); len(ops) != 0 {
+		t.Errorf("%d journal entries left pending, want 0", len(ops))
+	}
+	if n := len(tgt.All()); n != 3 {
+		t.Errorf("target holds %d records, want 3", n)
 	}
 }
