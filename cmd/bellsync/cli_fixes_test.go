@@ -13,6 +13,7 @@ import (
 
 	"github.com/bellsync/bellsync/engine/state"
 	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
+	pbemu "github.com/bellsync/bellsync/providers/paperbell/emulator"
 )
 
 // TestEmulateWebhookSnippetParses: the webhooks block `emulate` prints is
@@ -169,6 +170,35 @@ func TestStateForget(t *testing.T) {
 			}
 			if got := before - len(stateLinks(t, h, "contacts")); got != tc.gone {
 				t.Errorf("%d links forgotten, want %d", got, tc.gone)
+			}
+		})
+	}
+}
+
+// TestIncompletePlanSaysSo: after a failed listing, the last line of a
+// plan must say it is incomplete, not end on a summary that reads as a
+// clean plan ("0 errors").
+func TestIncompletePlanSaysSo(t *testing.T) {
+	h := newSeededHarness(t, demoConfig, smallSeed(t, 10, 0))
+	h.pb.SetFaults(pbemu.Faults{GarbageRate: 1})
+	for _, tc := range []struct {
+		args     []string
+		wantLast string // the last line of stdout, or of stderr for apply
+	}{
+		{[]string{"plan", "-config", h.config},
+			`Plan incomplete: sync "contacts" was not planned and is not in the counts above; nothing can be applied from it.`},
+		{[]string{"apply", "-config", h.config, "-auto-approve"},
+			`Error: the plan is incomplete (sync "contacts" was not planned and is not in the counts above); nothing was applied`},
+	} {
+		t.Run(tc.args[0], func(t *testing.T) {
+			code, out, errs := h.bellsync(tc.args...)
+			last := out
+			if tc.args[0] == "apply" {
+				last = errs
+			}
+			lines := strings.Split(strings.TrimSpace(last), "\n")
+			if diff := cmp.Diff(tc.wantLast, lines[len(lines)-1]); code != exitError || diff != "" {
+				t.Errorf("exit %d, want %d; last line (-want +got):\n%s\nstdout:\n%s\nstderr:\n%s", code, exitError, diff, tail(out, 8), errs)
 			}
 		})
 	}

@@ -152,6 +152,11 @@ func cmdPlan(ctx context.Context, args []string, io stdio) int {
 		err = p.WriteJSON(io.out)
 	} else {
 		err = p.WriteText(io.out, plan.TextOptions{Color: c.color(io)})
+		if err == nil && !p.Complete {
+			// The summary line above counts only the syncs that were
+			// planned; the last word must not read as a clean plan.
+			_, err = fmt.Fprintf(io.out, "Plan incomplete: %s; nothing can be applied from it.\n", unplanned(ws, p))
+		}
 	}
 	if err != nil {
 		return errorf(io, "%v", err)
@@ -219,7 +224,7 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 			return errorf(io, "%v", err)
 		}
 		if !p.Complete {
-			return errorf(io, "the plan is incomplete; nothing was applied")
+			return errorf(io, "the plan is incomplete (%s); nothing was applied", unplanned(ws, p))
 		}
 		if len(p.Blocked) > 0 && !*allowMass {
 			return errorf(io, "the plan deletes or suspends more records than max_deletes allows; nothing was applied (pass -allow-mass-delete if this is intended)")
@@ -264,6 +269,24 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// unplanned says which syncs an incomplete plan left out, so that its
+// counts are not taken for the whole picture.
+func unplanned(ws *engine.Workspace, p *plan.Plan) string {
+	var names []string
+	for _, s := range ws.Config.Syncs {
+		if _, ok := p.Unchanged[s.Name]; !ok {
+			names = append(names, fmt.Sprintf("%q", s.Name))
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "a listing failed or was cut short"
+	case 1:
+		return "sync " + names[0] + " was not planned and is not in the counts above"
+	}
+	return "syncs " + strings.Join(names, ", ") + " were not planned and are not in the counts above"
 }
 
 func confirm(io stdio) bool {
