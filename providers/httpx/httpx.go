@@ -73,6 +73,8 @@ type Client struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Jitter returns a number in [0,1); nil means math/rand.
 	Jitter func() float64
+	// Logger gets one debug record per attempt (see [Client.Do]); nil
+	// discards.
 	Logger *slog.Logger
 	// UserAgent is sent on every request.
 	UserAgent string
@@ -85,6 +87,11 @@ var ErrBodyTooLarge = errors.New("response body too large")
 // response. A non-2xx status is not an error here: the provider decides what
 // it means. The error is non-nil only when no response could be had (the
 // transport failed on every attempt, or ctx ended).
+//
+// Every attempt is logged at debug level with its method, path, status (or
+// transport error), duration and attempt number, and the time spent waiting
+// on the limiter when there was any. Headers, bodies and the query are never
+// logged: they carry the credentials and people's emails and phones.
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	body, ctype, err := encodeBody(r)
 	if err != nil {
@@ -98,13 +105,19 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if max <= 0 {
 		max = 5
 	}
+	log := c.log()
 	for attempt := 1; ; attempt++ {
+		queued := time.Now()
 		if c.Limiter != nil {
 			if err := c.Limiter.Wait(ctx); err != nil {
 				return nil, err
 			}
 		}
+		sent := time.Now()
 		resp, err := c.send(ctx, r.Method, u.String(), body, ctype)
+		if log.Enabled(ctx, slog.LevelDebug) {
+			logCall(ctx, log, r.Method, u.Path, resp, err, attempt, sent.Sub(queued), time.Since(sent))
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -112,7 +125,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			if !r.Idempotent || attempt >= max || errors.Is(err, ErrBodyTooLarge) {
 				return nil, &TransportError{Method: r.Method, URL: redactURL(u), Attempts: attempt, Err: err}
 			}
-			c.log().Debug("retrying after transport error", "method", r.Method, "path", r.Path, "attempt", attempt, "err", err)
+			log.Debug("retrying after transport error", "method", r.Method, "path", u.Path, "attempt", attempt, "err", cause(err))
 			if err := c.sleep(ctx, c.backoff(attempt, 0)); err != nil {
 				return nil, err
 			}
@@ -127,7 +140,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		if resp.Status == http.StatusTooManyRequests && c.Limiter != nil {
 			c.Limiter.PauseFor(c.backoff(attempt, wait))
 		}
-		c.log().Debug("retrying after status", "method", r.Method, "path", r.Path, "status", resp.Status, "attempt", attempt)
+		log.Debug("retrying after status", "method", r.Method, "path", u.Path, "status", resp.Status, "attempt", attempt)
 		if err := c.sleep(ctx, c.backoff(attempt, wait)); err != nil {
 			return nil, err
 		}
@@ -219,6 +232,34 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// logCall records one attempt. path is the URL's path alone: the query
+// (emails, phones, cursors) and the headers (credentials) stay out.
+func logCall(ctx context.Context, log *slog.Logger, method, path string, resp *Response, err error, attempt int, wait, took time.Duration) {
+	attrs := []slog.Attr{slog.String("method", method), slog.String("path", path)}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", cause(err).Error()))
+	} else {
+		attrs = append(attrs, slog.Int("status", resp.Status))
+	}
+	attrs = append(attrs, slog.Duration("duration", took.Round(time.Millisecond)), slog.Int("attempt", attempt))
+	if wait >= time.Millisecond {
+		// A rate limit shows here first: calls that wait long before
+		// they are sent.
+		attrs = append(attrs, slog.Duration("wait", wait.Round(time.Millisecond)))
+	}
+	log.LogAttrs(ctx, slog.LevelDebug, "http call", attrs...)
+}
+
+// cause strips the *url.Error net/http wraps transport failures in, whose
+// text repeats the whole URL with its query, which may hold an email.
+func cause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
 func (c *Client) log() *slog.Logger {
 	if c.Logger != nil {
 		return c.Logger
@@ -271,7 +312,8 @@ type TransportError struct {
 }
 
 func (e *TransportError) Error() string {
-	return fmt.Sprintf("%s %s: no response after %d attempt(s): %v", e.Method, e.URL, e.Attempts, e.Err)
+	// Not e.Err itself: its URL has the query that URL leaves out.
+	return fmt.Sprintf("%s %s: no response after %d attempt(s): %v", e.Method, e.URL, e.Attempts, cause(e.Err))
 }
 
 func (e *TransportError) Unwrap() error { return e.Err }
