@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,5 +202,21 @@ func TestIncompletePlanSaysSo(t *testing.T) {
 				t.Errorf("exit %d, want %d; last line (-want +got):\n%s\nstdout:\n%s\nstderr:\n%s", code, exitError, diff, tail(out, 8), errs)
 			}
 		})
+	}
+}
+
+// TestRunListenErrorOnce: a daemon that cannot take its port says so
+// once, not as a log line and again as an error.
+func TestRunListenErrorOnce(t *testing.T) {
+	h := newSeededHarness(t, demoConfig, smallSeed(t, 5, 0))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	code, out, errs := h.bellsync("run", "-config", h.config, "-listen", addr)
+	if n := strings.Count(errs, "listen on "+addr); code != exitError || n != 1 {
+		t.Errorf("exit %d, want %d, with the address named once in stderr, got %d times\nstdout:\n%s\nstderr:\n%s", code, exitError, n, out, errs)
 	}
 }

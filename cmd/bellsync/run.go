@@ -61,7 +61,8 @@ func cmdRun(ctx context.Context, args []string, io stdio) int {
 	}
 	defer ws.Close()
 	if err := runDaemon(ctx, ws, f, log); err != nil {
-		log.Error("bellsync run failed", "err", err)
+		// Once, as every command reports its error; a log line as well
+		// would print the same failure twice.
 		return errorf(io, "%v", err)
 	}
 	return exitOK
