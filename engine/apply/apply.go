@@ -468,8 +468,10 @@ func (x *executor) create(ctx context.Context, ch plan.Change, sides Sides) (Out
 		link = x.linkUnbased
 	}
 	if err := link(ctx, ch.Sync, src, tgt); err != nil {
-		x.finish(ctx, opID, state.OpFailed, rec.ID, err)
-		return Failed, err
+		// The record exists but the state does not say so. The op stays
+		// pending, so the next run's recovery finds the record and links
+		// it; marking it failed would have the next plan create it again.
+		return Failed, fmt.Errorf("record %s was created, but %w; the next run links it", rec.ID, err)
 	}
 	// The create stays pending in the journal until its on_create rules
 	// have fired: a process killed in between leaves a pending create,
@@ -528,8 +530,9 @@ func (x *executor) fire(ctx context.Context, syncName string, i int, rule string
 		rec = *found
 	}
 	if _, err := opts.Store.MarkFired(ctx, rule, src.ID, rec.ID); err != nil {
-		x.finish(ctx, opID, state.OpFailed, rec.ID, err)
-		return err
+		// As for a create whose link could not be recorded: the op stays
+		// pending, and recovery marks the rule fired, never firing it again.
+		return fmt.Errorf("on_create %s made %s, but %w; the next run records it", rule, rec.ID, err)
 	}
 	x.finish(ctx, opID, state.OpDone, rec.ID, nil)
 	x.mu.Lock()

@@ -110,3 +110,53 @@ func TestInterruptFinishesWritesInFlight(t *testing.T) {
 		t.Errorf("target holds %d records, want 3", n)
 	}
 }
+
+// flakyLinks fails the first PutLink, as a full disk or a locked database
+// would, after the record it links was already created.
+type flakyLinks struct {
+	state.Store
+	failed bool
+}
+
+func (f *flakyLinks) PutLink(ctx context.Context, l state.Link) error {
+	if !f.failed {
+		f.failed = true
+		return errors.New("disk I/O error")
+	}
+	return f.Store.PutLink(ctx, l)
+}
+
+// TestLinkWriteFailureIsRecovered: a create that landed but whose link
+// could not be recorded is left pending in the journal, so the next run
+// links the record instead of creating it a second time.
+func TestLinkWriteFailureIsRecovered(t *testing.T) {
+	ctx := context.Background()
+	schema := providers.Schema{Kind: "contacts", Fields: []providers.Field{{Name: "email", Type: cty.String}},
+		Caps: providers.Capabilities{List: true, Get: true, Create: true, Update: true}}
+	src, tgt := providertest.NewMemory(schema), providertest.NewMemory(schema)
+	src.Put(providers.Record{ID: "s1", Fields: map[string]cty.Value{"email": cty.StringVal("a@x.com")}})
+	tgt.FindBy = []string{"email"} // how recovery looks the create up, as GHL's duplicate search does
+	db, err := state.OpenSQLite(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := &flakyLinks{Store: db}
+	p := &plan.Plan{Complete: true, Changes: []plan.Change{{Sync: "people", Action: plan.Create, Side: plan.SideTarget,
+		Source: plan.Ref{ID: "s1"}, Fields: []plan.FieldChange{{Field: "email", New: cty.StringVal("a@x.com")}}}}}
+	sides := Sides{Source: src, Target: tgt}
+	res, err := Apply(ctx, p, Options{Sides: map[string]Sides{"people": sides}, Store: st, Binder: nopBinder{}})
+	if err != nil || res.Counts[Failed] != 1 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "the next run links it") {
+		t.Fatalf("Apply = %v, %v; want one failure that says the next run links the record", res, err)
+	}
+	if _, err := Recover(ctx, st, "people", sides, nopBinder{}); err != nil {
+		t.Fatal(err)
+	}
+	links, err := st.Links(ctx, "people")
+	if err != nil || len(links) != 1 || links[0].SourceID != "s1" {
+		t.Errorf("links after recovery = %+v (err %v), want s1 linked", links, err)
+	}
+	if n := len(tgt.All()); n != 1 || tgt.CallCount("create") != 1 {
+		t.Errorf("target holds %d records after %d creates, want 1 and 1", n, tgt.CallCount("create"))
+	}
+}
