@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/hcl/v2"
@@ -219,4 +220,49 @@ func TestRunListenErrorOnce(t *testing.T) {
 	if n := strings.Count(errs, "listen on "+addr); code != exitError || n != 1 {
 		t.Errorf("exit %d, want %d, with the address named once in stderr, got %d times\nstdout:\n%s\nstderr:\n%s", code, exitError, n, out, errs)
 	}
+}
+
+// TestApplyLockedFailsBeforePlanning: a second apply while one holds the
+// state lock fails before planning, so the user does not read a whole
+// plan only to be told it cannot be applied; -lock-wait waits for the
+// lock and then plans and applies.
+func TestApplyLockedFailsBeforePlanning(t *testing.T) {
+	h := newSeededHarness(t, demoConfig, smallSeed(t, 10, 0))
+	// The state file must exist before another holder can lock it.
+	h.mustRun(0, "runs", "-config", h.config)
+	st, err := state.OpenSQLite(context.Background(), h.env["BELLSYNC_STATE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	unlock, err := st.Lock(context.Background(), "apply", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("no wait", func(t *testing.T) {
+		code, out, errs := h.bellsync("apply", "-config", h.config, "-auto-approve")
+		if code != exitError || out != "" || !strings.Contains(errs, "state is locked by another bellsync process") ||
+			!strings.Contains(errs, "nothing was planned or applied") {
+			t.Errorf("exit %d, want %d with no plan on stdout and the lock named on stderr\nstdout:\n%s\nstderr:\n%s", code, exitError, tail(out, 5), errs)
+		}
+	})
+	t.Run("lock-wait", func(t *testing.T) {
+		released := make(chan struct{})
+		time.AfterFunc(300*time.Millisecond, func() {
+			if err := unlock(); err != nil {
+				t.Errorf("unlock: %v", err)
+			}
+			close(released)
+		})
+		code, out, errs := h.bellsync("apply", "-config", h.config, "-auto-approve", "-lock-wait")
+		select {
+		case <-released:
+		default:
+			t.Errorf("apply -lock-wait finished before the lock was released")
+		}
+		if code != exitOK || !strings.Contains(errs, "Waiting for the apply of pid") || !strings.Contains(out, "Apply complete") {
+			t.Errorf("exit %d, want %d after waiting\nstdout:\n%s\nstderr:\n%s", code, exitOK, tail(out, 5), errs)
+		}
+	})
 }

@@ -214,6 +214,9 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 		}
 		saved = p
 	} else {
+		if code, ok := probeLock(ctx, ws, *wait, io); !ok {
+			return code
+		}
 		// Show the plan first, as Terraform does; the apply below makes
 		// its own after recovery, so it sees interrupted writes settled.
 		p, err := ws.Plan(ctx)
@@ -269,6 +272,28 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// probeLock fails fast when another apply holds the state lock, before a
+// plan that can take minutes and print thousands of changes; with wait it
+// waits for the lock first. It only probes: Workspace.Apply takes the lock
+// itself and the lock is not reentrant, so it is released at once. An apply
+// that starts in between is still refused by Apply's own lock.
+func probeLock(ctx context.Context, ws *engine.Workspace, wait bool, io stdio) (int, bool) {
+	unlock, err := ws.Store.Lock(ctx, "apply", false)
+	var locked *state.LockedError
+	if wait && errors.As(err, &locked) {
+		fmt.Fprintf(io.err, "Waiting for the apply of pid %d (holding the state lock since %s UTC) to finish...\n",
+			locked.PID, locked.Since.UTC().Format(time.TimeOnly))
+		unlock, err = ws.Store.Lock(ctx, "apply", true)
+	}
+	if err != nil {
+		return errorf(io, "%v; nothing was planned or applied", err), false
+	}
+	if err := unlock(); err != nil {
+		return errorf(io, "%v", err), false
+	}
+	return exitOK, true
 }
 
 // unplanned says which syncs an incomplete plan left out, so that its
