@@ -83,7 +83,7 @@ func cmdAuthGHL(ctx context.Context, args []string, io stdio) int {
 	a, err := parseAuthGHL(args, io)
 	if err != nil {
 		if errors.Is(err, errFlagParse) {
-			return exitError
+			return parseExit(err)
 		}
 		return errorf(io, "%v", err)
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -265,4 +267,85 @@ func TestApplyLockedFailsBeforePlanning(t *testing.T) {
 			t.Errorf("exit %d, want %d after waiting\nstdout:\n%s\nstderr:\n%s", code, exitOK, tail(out, 5), errs)
 		}
 	})
+}
+
+// TestHelpExitsZero: asking any command for help is not a failure.
+func TestHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{
+		{"-h"}, {"validate", "-h"}, {"fmt", "-h"}, {"plan", "-h"}, {"apply", "-h"}, {"run", "-h"},
+		{"emulate", "-h"}, {"auth", "-h"}, {"auth", "ghl", "-h"}, {"auth", "status", "-h"}, {"check", "-h"},
+		{"runs", "-h"}, {"state", "-h"}, {"state", "dump", "-h"}, {"state", "audit", "-h"}, {"state", "forget", "-h"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out, errb strings.Builder
+			code := run(context.Background(), args, stdio{in: strings.NewReader(""), out: &out, err: &errb,
+				env: func(string) string { return "" }})
+			if code != exitOK || out.Len()+errb.Len() == 0 {
+				t.Errorf("exit %d, want %d with some help\nstdout:\n%s\nstderr:\n%s", code, exitOK, out.String(), errb.String())
+			}
+		})
+	}
+}
+
+// TestTopLevelHelpNamesStateSubcommands: the summary of `state` names
+// every subcommand, not only dump.
+func TestTopLevelHelpNamesStateSubcommands(t *testing.T) {
+	var out strings.Builder
+	usage(&out)
+	for _, sub := range []string{"state dump", "state audit", "state forget"} {
+		if !strings.Contains(out.String(), sub) {
+			t.Errorf("the help does not mention %q:\n%s", sub, out.String())
+		}
+	}
+}
+
+// TestRuns: -n below 1 is refused rather than read as "everything", and
+// a run whose process died without finishing shows as interrupted, not
+// as running until the next apply.
+func TestRuns(t *testing.T) {
+	h := newSeededHarness(t, demoConfig, smallSeed(t, 5, 0))
+	h.mustRun(0, "runs", "-config", h.config) // creates the state file
+
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.OpenSQLite(context.Background(), h.env["BELLSYNC_STATE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i, id := range []string{
+		fmt.Sprintf("20250102T030405.000-%d", dead.Process.Pid),
+		fmt.Sprintf("20250102T030406.000-%d-incremental", os.Getpid()),
+		"imported-run",
+	} {
+		r := state.Run{ID: id, Kind: "apply", StartedAt: start.Add(time.Duration(i) * time.Second), Status: "running"}
+		if err := st.StartRun(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	out, _ := h.mustRun(0, "runs", "-config", h.config)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		got = append(got, strings.Join(strings.Fields(l), " "))
+	}
+	want := []string{
+		"2025-01-02T03:04:07Z apply running running null",
+		"2025-01-02T03:04:06Z apply running running null",
+		"2025-01-02T03:04:05Z apply interrupted - null",
+		fmt.Sprintf("error: process %d is no longer running on this host; the next apply settles its writes", dead.Process.Pid),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("runs (-want +got):\n%s", diff)
+	}
+
+	for _, n := range []string{"0", "-3"} {
+		code, out, errs := h.bellsync("runs", "-config", h.config, "-n", n)
+		if code != exitError || out != "" || !strings.Contains(errs, "-n must be at least 1, got "+n) {
+			t.Errorf("runs -n %s: exit %d, want %d with a clear error\nstdout:\n%s\nstderr:\n%s", n, code, exitError, out, errs)
+		}
+	}
 }

@@ -13,7 +13,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/bellsync/bellsync/engine"
@@ -328,9 +330,14 @@ func cmdRuns(ctx context.Context, args []string, io stdio) int {
 	var c common
 	fs := newFlagSet("runs", io)
 	c.register(fs)
-	n := fs.Int("n", 20, "how many runs to list")
+	n := fs.Int("n", 20, "how many runs to list, newest first (at least 1)")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
+	}
+	// The store reads a limit below 1 as no limit, which is not what
+	// "-n 0" says.
+	if *n < 1 {
+		return errorf(io, "-n must be at least 1, got %d", *n)
 	}
 	ws, ok := open(ctx, c, io, false)
 	if !ok {
@@ -356,6 +363,12 @@ func printRun(io stdio, r state.Run) {
 	if !r.EndedAt.IsZero() {
 		dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 	}
+	// A killed run stays "running" in the state until the next apply
+	// settles it; say what it is now if its process is gone.
+	if pid, ok := runPID(r.ID); r.Status == "running" && ok && !processAlive(pid) {
+		r.Status, dur = "interrupted", "-"
+		r.Errors = append(r.Errors, fmt.Sprintf("process %d is no longer running on this host; the next apply settles its writes", pid))
+	}
 	fmt.Fprintf(io.out, "%s  %-11s %-7s %-9s %s\n", r.StartedAt.UTC().Format(time.RFC3339), r.Kind, r.Status, dur, counts)
 	for i, e := range r.Errors {
 		if i == 10 {
@@ -364,6 +377,28 @@ func printRun(io stdio, r state.Run) {
 		}
 		fmt.Fprintf(io.out, "    error: %s\n", e)
 	}
+}
+
+// runPID is the pid the engine puts in a run's id
+// ("20060102T150405.000-PID" or "...-PID-KIND"); the run has no field
+// for it.
+func runPID(id string) (int, bool) {
+	parts := strings.Split(id, "-")
+	if len(parts) < 2 {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	return pid, err == nil && pid > 0
+}
+
+// processAlive reports whether pid is a live process on this machine. A
+// process that exists but is not ours to signal (EPERM) is alive.
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return !errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }
 
 // dumper is a state backend that can print itself. The parameter must be

@@ -63,7 +63,7 @@ func commands() []command {
 		{"auth", "Connect a GHL Marketplace app (auth ghl) or test every connection (auth status)", cmdAuth},
 		{"check", "Test every provider's credentials, scopes and a sample record (= auth status)", cmdCheck},
 		{"runs", "List recent applies with their counts and errors", cmdRuns},
-		{"state", "Inspect the state database (state dump)", cmdState},
+		{"state", "Inspect or repair the state database (state dump, state audit, state forget)", cmdState},
 		{"version", "Print the version", cmdVersion},
 	}
 }
