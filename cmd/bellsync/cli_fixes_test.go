@@ -349,3 +349,20 @@ func TestRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestPlural: counts read as English ("1 sync", not "1 syncs").
+func TestPlural(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 links"}, {1, "1 link"}, {2, "2 links"}} {
+		if got := plural(tc.n, "link", "links"); got != tc.want {
+			t.Errorf("plural(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	h := newExampleHarness(t, demoConfig)
+	out, _ := h.mustRun(0, "validate", "-config", demoConfig)
+	if want := demoConfig + " is valid: 2 providers, 1 sync.\n"; out != want {
+		t.Errorf("validate printed %q, want %q", out, want)
+	}
+}
