@@ -128,7 +128,11 @@ func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding,
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	b.input = diff.Input{Sync: sy, Source: src, Target: tgt, Rules: rules,
+	// The diff's listings are the slow part of a plan; they say how far
+	// they have got (the other uses of the resources need no wrapper).
+	b.input = diff.Input{Sync: sy, Rules: rules,
+		Source:      newListLogged(src, ws.log, sy.Name, sy.Source.String()),
+		Target:      newListLogged(tgt, ws.log, sy.Name, sy.Target.String()),
 		EvalContext: config.EvalContext(nil, ws.Config.BaseDir)}
 	return b, diags
 }
