@@ -30,7 +30,7 @@ func (ws *Workspace) Audit(ctx context.Context) ([]Orphan, error) {
 		if len(links) == 0 {
 			continue
 		}
-		in, err := ws.input(ctx, b, nil)
+		in, err := ws.input(ctx, b, nil, diff.Gone{})
 		if err != nil {
 			return nil, err
 		}

@@ -120,7 +120,7 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 	touched := map[string]*touchedSet{} // per sync: records read this pass
 	var readErr error
 	for _, b := range ws.bindings {
-		in, err := ws.input(ctx, b, p)
+		in, err := ws.input(ctx, b, p, diff.Gone{})
 		if err != nil {
 			readErr = err
 			break

@@ -27,8 +27,9 @@ func (ws *Workspace) Plan(ctx context.Context) (*plan.Plan, error) {
 	}
 	p.StateRun = last
 	failed := map[string]bool{}
+	gone := map[string]diff.Gone{}
 	for _, b := range ws.bindings {
-		in, err := ws.input(ctx, b, p)
+		in, err := ws.input(ctx, b, p, gone[b.sync.Parent])
 		if err != nil {
 			return nil, err
 		}
@@ -55,14 +56,16 @@ func (ws *Workspace) Plan(ctx context.Context) (*plan.Plan, error) {
 		ws.dropFired(ctx, res.Changes)
 		p.Changes = append(p.Changes, res.Changes...)
 		p.Unchanged[b.sync.Name] = res.Unchanged
+		gone[b.sync.Name] = res.Gone
 		guardDeletes(p, b, res)
 	}
 	return p, nil
 }
 
 // input is a binding's diff input for this run: its links and, for a child
-// sync, its parents as linked or as planned so far.
-func (ws *Workspace) input(ctx context.Context, b *binding, p *plan.Plan) (diff.Input, error) {
+// sync, its parents as linked or as planned so far, and as found gone by
+// the parent sync's diff (parentGone).
+func (ws *Workspace) input(ctx context.Context, b *binding, p *plan.Plan, parentGone diff.Gone) (diff.Input, error) {
 	in := b.input
 	links, err := ws.Store.Links(ctx, b.sync.Name)
 	if err != nil {
@@ -78,7 +81,7 @@ func (ws *Workspace) input(ctx context.Context, b *binding, p *plan.Plan) (diff.
 		if p != nil {
 			planned = p.Sync(b.sync.Parent)
 		}
-		in.Parents = diff.NewParents(b.sync.Parent, plinks, planned, b.flipped)
+		in.Parents = diff.NewParents(b.sync.Parent, plinks, planned, b.flipped, parentGone)
 	}
 	return in, nil
 }

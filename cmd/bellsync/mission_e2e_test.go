@@ -831,6 +831,87 @@ func TestMissionSavedPlanTwice(t *testing.T) {
 	h.mustRun(0, "apply", "-config", h.config, third)
 }
 
+// TestMissionParentDeleteKeepsChildren: deleting a contact on either side
+// takes its tasks and notes with it there, and the contact's delete policy
+// (suspend here, retain on the way back) then decides the survivor. The
+// child syncs' own on_delete = "delete" must not strip the survivor's
+// history just because its counterparts vanished with their parent.
+func TestMissionParentDeleteKeepsChildren(t *testing.T) {
+	src, err := os.ReadFile(fullConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(src)
+	for _, child := range []string{`sync "tasks" {`, `sync "notes" {`} {
+		if !strings.Contains(cfg, child) {
+			t.Fatalf("the full config has no %s", child)
+		}
+		cfg = strings.Replace(cfg, child, child+"\n  on_delete = \"delete\"\n  max_deletes = 100\n", 1)
+	}
+	path := filepath.Join(t.TempDir(), "sync.hcl")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := newSeededHarness(t, path, smallSeed(t, 60, 3))
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	h.emptyPlan(t)
+
+	// A GHL contact whose Paperbell client has tasks and notes.
+	var contact, client string
+	for s, l := range h.links("contacts") {
+		if len(h.pb.Tasks(l.TargetID)) > 0 && len(h.pb.Notes(l.TargetID)) > 0 {
+			contact, client = s, l.TargetID
+			break
+		}
+	}
+	if contact == "" {
+		t.Fatal("no linked contact has both tasks and notes")
+	}
+	tasks, notes := len(h.pb.Tasks(client)), len(h.pb.Notes(client))
+	if !h.ghl.DeleteContactDirect(contact) {
+		t.Fatal("delete failed")
+	}
+	out, _ := h.mustRun(2, "plan", "-config", h.config, "-detailed-exitcode")
+	if strings.Contains(out, "will be deleted") {
+		t.Errorf("the plan deletes records after a parent delete:\n%s", tail(out, 30))
+	}
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	c, ok := h.pb.Client(client)
+	if !ok || !c.Archived {
+		t.Errorf("client %s after its GHL contact was deleted: %+v, %v; want it kept and archived", client, c, ok)
+	}
+	if got := [2]int{len(h.pb.Tasks(client)), len(h.pb.Notes(client))}; got != [2]int{tasks, notes} {
+		t.Errorf("client %s has [tasks, notes] %v, want %v kept", client, got, [2]int{tasks, notes})
+	}
+	h.emptyPlan(t)
+
+	// The other way: a Paperbell client deleted (with its tasks and notes)
+	// leaves the GHL contact's tasks and notes alone.
+	contact, client = "", ""
+	for s, l := range h.links("contacts") {
+		if l.Status == state.LinkActive && len(h.ghl.Tasks(s)) > 0 && len(h.ghl.Notes(s)) > 0 {
+			contact, client = s, l.TargetID
+			break
+		}
+	}
+	if contact == "" {
+		t.Fatal("no linked contact has both GHL tasks and notes")
+	}
+	tasks, notes = len(h.ghl.Tasks(contact)), len(h.ghl.Notes(contact))
+	if !h.pb.DeleteClientDirect(client) {
+		t.Fatal("delete failed")
+	}
+	out, _ = h.mustRun(0, "plan", "-config", h.config)
+	if strings.Contains(out, "will be deleted") {
+		t.Errorf("the plan deletes records after a parent delete:\n%s", tail(out, 30))
+	}
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	if got := [2]int{len(h.ghl.Tasks(contact)), len(h.ghl.Notes(contact))}; got != [2]int{tasks, notes} {
+		t.Errorf("contact %s has [tasks, notes] %v, want %v kept", contact, got, [2]int{tasks, notes})
+	}
+	h.emptyPlan(t)
+}
+
 // TestMissionBadInput is config a new user would try: a two-way field with
 // no conflict rule and no owner, and a delete policy the target cannot
 // honour safely. (A task whose contact is missing is in TestMission.)

@@ -69,6 +69,16 @@ type Result struct {
 	Unchanged int
 	// Links counts active links, the base of a percentage max_deletes.
 	Links int
+	// Gone lists the linked records a complete listing no longer has,
+	// whatever the delete policy made of them. A child sync's diff needs
+	// it: children that vanished with their parent are the parent sync's
+	// business, not the child's.
+	Gone Gone
+}
+
+// Gone holds record ids by side.
+type Gone struct {
+	Sources, Targets []string
 }
 
 type sourceItem struct {
@@ -288,9 +298,17 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 				}
 			case partial:
 				// The target was not read; nothing can be said about it.
+			case d.in.Parents.targetParentGone(s.link.TargetParent):
+				// The target went with its parent (a deleted contact takes
+				// its tasks along); the parent sync's policy keeps or
+				// removes this side's parent, and with it this record.
+				res.Gone.Targets = append(res.Gone.Targets, s.link.TargetID)
+				res.Unchanged++
 			case d.twoWay:
+				res.Gone.Targets = append(res.Gone.Targets, s.link.TargetID)
 				res.Changes = append(res.Changes, d.deleted(s.link, plan.SideSource, s.rec, s.obj)...)
 			default:
+				res.Gone.Targets = append(res.Gone.Targets, s.link.TargetID)
 				res.Changes = append(res.Changes, d.orphan(s))
 			}
 			continue
@@ -339,6 +357,15 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 		for i := range d.in.Links {
 			l := &d.in.Links[i]
 			if (l.Status != "" && l.Status != state.LinkActive) || seenSource[l.SourceID] {
+				continue
+			}
+			res.Gone.Sources = append(res.Gone.Sources, l.SourceID)
+			if d.in.Parents.sourceParentGone(l.SourceParent) {
+				// Gone with its parent; see targetParentGone above.
+				if t := byID[l.TargetID]; t != nil {
+					t.claimed = true
+					res.Unchanged++
+				}
 				continue
 			}
 			if t := byID[l.TargetID]; t != nil {

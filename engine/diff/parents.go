@@ -22,15 +22,31 @@ type Parents struct {
 	awaitTarget map[string]*plan.ParentWait
 	// awaitSource: child-target parent id -> the parent create to wait for.
 	awaitSource map[string]*plan.ParentWait
+	// goneSource and goneTarget are parents, by the child sync's sides,
+	// that the parent sync found gone.
+	goneSource, goneTarget map[string]bool
 }
 
 // NewParents builds the pairing from the parent sync's links and its
 // planned changes. flipped is set when the child sync runs the other way
 // from its parent (Paperbell tasks into GHL under a GHL-to-Paperbell
 // contacts sync): its source side is then the parent sync's target side.
-func NewParents(parentSync string, links []state.Link, changes []plan.Change, flipped bool) *Parents {
+//
+// gone is what the parent sync's diff found gone (its Result.Gone).
+func NewParents(parentSync string, links []state.Link, changes []plan.Change, flipped bool, gone Gone) *Parents {
 	p := &Parents{bySource: map[string]string{}, byTarget: map[string]string{},
-		awaitTarget: map[string]*plan.ParentWait{}, awaitSource: map[string]*plan.ParentWait{}}
+		awaitTarget: map[string]*plan.ParentWait{}, awaitSource: map[string]*plan.ParentWait{},
+		goneSource: map[string]bool{}, goneTarget: map[string]bool{}}
+	gs, gt := gone.Sources, gone.Targets
+	if flipped {
+		gs, gt = gt, gs
+	}
+	for _, id := range gs {
+		p.goneSource[id] = true
+	}
+	for _, id := range gt {
+		p.goneTarget[id] = true
+	}
 	pair := func(parentSource, parentTarget string) {
 		s, t := parentSource, parentTarget
 		if flipped {
@@ -42,7 +58,15 @@ func NewParents(parentSync string, links []state.Link, changes []plan.Change, fl
 	for _, l := range links {
 		if l.Status == "" || l.Status == state.LinkActive {
 			pair(l.SourceID, l.TargetID)
+			continue
 		}
+		// A suspended or deleted parent link: its children are not read
+		// on either side, and must not look deleted for that.
+		s, t := l.SourceID, l.TargetID
+		if flipped {
+			s, t = t, s
+		}
+		p.goneSource[s], p.goneTarget[t] = true, true
 	}
 	for _, ch := range changes {
 		switch {
@@ -85,6 +109,12 @@ func (p *Parents) sourceFor(targetParent string) (string, *plan.ParentWait) {
 	}
 	return "", p.awaitSource[targetParent]
 }
+
+// sourceParentGone and targetParentGone report whether a child's parent
+// on that side was found gone by the parent sync. A nil p (not a child
+// sync) has no parents to lose.
+func (p *Parents) sourceParentGone(id string) bool { return p != nil && id != "" && p.goneSource[id] }
+func (p *Parents) targetParentGone(id string) bool { return p != nil && id != "" && p.goneTarget[id] }
 
 // sourceParents and targetParents are the parents whose children are read:
 // the linked ones, and those whose counterpart is created in this apply
