@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -525,7 +526,7 @@ func TestOAuthBadInput(t *testing.T) {
 		t.Setenv("GHL_REDIRECT_URI", h.env["GHL_REDIRECT_URI"])
 		for _, args := range [][]string{{"validate", "-config", h.config}, {"auth", "ghl", "-config", h.config}} {
 			_, errs := h.run(nil, 1, args...)
-			for _, want := range []string{"sync.hcl:18:", "Invalid redirect_uri", "must use http to a loopback address"} {
+			for _, want := range []string{fmt.Sprintf("sync.hcl:%d:", lineOf(readFile(t, h.config), "redirect_uri")), "Invalid redirect_uri", "must use http to a loopback address"} {
 				if !strings.Contains(errs, want) {
 					t.Errorf("bellsync %s: stderr lacks %q:\n%s", args[0], want, errs)
 				}
@@ -571,6 +572,10 @@ func TestOAuthBadInput(t *testing.T) {
 		if want := "run `chmod 600 " + path + "`"; !strings.Contains(out+errs, want) {
 			t.Errorf("plan output lacks %q:\n%s\n%s", want, out, errs)
 		}
+		// Only the user can fix it, so it is not presented as transient.
+		if strings.Contains(out+errs, "transient") {
+			t.Errorf("a token file with open permissions is reported as transient:\n%s\n%s", out, errs)
+		}
 	})
 	t.Run("scope missing from the grant", func(t *testing.T) {
 		h := newOAuthHarness(t, oauthOptions{scopes: []string{"contacts.readonly", "contacts.write"}})
@@ -612,4 +617,13 @@ func leaked(data []byte, secret string) bool {
 		}
 	}
 	return false
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -32,6 +32,10 @@ type FileStore struct {
 
 var _ providers.TokenStore = (*FileStore)(nil)
 
+// errBadTokenFile marks a token file that only the user can fix (open
+// permissions, not JSON): retrying would only repeat the error.
+var errBadTokenFile = errors.New("oauth: token file")
+
 // fileData is the file's layout. Values are the opaque bytes the caller
 // saved (base64 in JSON).
 type fileData struct {
@@ -96,11 +100,11 @@ func (f *FileStore) read() (fileData, error) {
 		return d, fmt.Errorf("oauth: token file: %w", err)
 	}
 	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return d, fmt.Errorf("oauth: token file %s is accessible by group or others (mode %04o); run `chmod 600 %s`",
-			f.Path, fi.Mode().Perm(), f.Path)
+		return d, fmt.Errorf("%w: %s is accessible by group or others (mode %04o); run `chmod 600 %s`",
+			errBadTokenFile, f.Path, fi.Mode().Perm(), f.Path)
 	}
 	if err := json.NewDecoder(fh).Decode(&d); err != nil {
-		return d, fmt.Errorf("oauth: token file %s is not valid: %w", f.Path, err)
+		return d, fmt.Errorf("%w: %s is not valid JSON (%v); fix or delete it and run `bellsync auth ghl`", errBadTokenFile, f.Path, err)
 	}
 	return d, nil
 }

@@ -269,6 +269,8 @@ func (s *Source) cycle(ctx context.Context, st *state, stale secret.String) erro
 		case errors.Is(err, ErrNoToken):
 			// Location mode mints its first token; a token in memory
 			// outlives its row being removed.
+		case !st.loaded && errors.Is(err, errBadTokenFile):
+			return &providers.Error{Category: providers.ErrTerminal, Provider: "ghl", Op: "load token", Message: err.Error(), Err: err}
 		case !st.loaded:
 			return &providers.Error{Category: providers.ErrTransient, Provider: "ghl", Op: "load token", Err: err}
 		default:
