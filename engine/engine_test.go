@@ -1377,11 +1377,9 @@ func TestChildSyncs(t *testing.T) {
 	h.settled("after the task edit")
 }
 
-// TestWelcomeTask: an on_create rule fires once per record bellsync
-// creates, never on re-runs, never for adopted records, and never twice
-// for one source record even when its link is made again. The welcome
-// task is itself mirrored back by a child sync in the same apply.
-func TestWelcomeTask(t *testing.T) {
+// welcomeConfig is a contacts sync with a welcome task rule, and a tasks
+// sync that mirrors the welcome task back.
+func welcomeConfig() string {
 	cfg := contactsSync("", mapNameEmail, "")
 	cfg = strings.TrimSuffix(cfg, "}\n") + `
   on_create {
@@ -1408,6 +1406,15 @@ sync "tasks" {
   }
 }
 `
+	return cfg
+}
+
+// TestWelcomeTask: an on_create rule fires once per record bellsync
+// creates, never on re-runs, never for adopted records, and never twice
+// for one source record even when its link is made again. The welcome
+// task is itself mirrored back by a child sync in the same apply.
+func TestWelcomeTask(t *testing.T) {
+	cfg := welcomeConfig()
 	h := newHarness(t)
 	h.open(cfg)
 	ac, bc, at, bt := h.a["contacts"], h.b["contacts"], h.a["tasks"], h.b["tasks"]
@@ -1467,6 +1474,35 @@ sync "tasks" {
 		t.Errorf("tasks after the link was made again (-want +got):\n%s", diff)
 	}
 	h.settled("after the link was made again")
+}
+
+// TestWelcomeTaskRetriedAfterFailure: a welcome task whose create failed
+// is not lost: no plan would fire the rule again for a linked record, so
+// the next apply's recovery does, once.
+func TestWelcomeTaskRetriedAfterFailure(t *testing.T) {
+	h := newHarness(t)
+	h.open(welcomeConfig())
+	ac, bt := h.a["contacts"], h.b["tasks"]
+	put(ac, "a1", "", "name", "Ann", "email", "ann@x.com")
+	down := &providers.Error{Category: providers.ErrTransient, Provider: "memory", Op: "create", Message: "HTTP 500"}
+	bt.BeforeWrite = func(string, map[string]cty.Value) error { return down }
+	_, res, err := h.ws.Apply(h.ctx, nil, engine.ApplyOptions{})
+	if err != nil || len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "the next run tries again") {
+		t.Fatalf("apply with a failing task create: %v %v; want one error saying it is retried", err, res.Errors)
+	}
+	if n := len(bt.All()); n != 0 {
+		t.Fatalf("%d tasks after a failed create", n)
+	}
+	bt.BeforeWrite = nil
+	h.apply(nil)
+	if n := len(bt.All()); n != 1 {
+		t.Errorf("%d welcome tasks after the retry, want 1", n)
+	}
+	h.apply(nil)
+	if n := len(bt.All()); n != 1 {
+		t.Errorf("%d welcome tasks after another apply, want 1", n)
+	}
+	h.settled("after the retried welcome task")
 }
 
 // TestEditAfterSidesConvergedByHand: both sides are edited to the same

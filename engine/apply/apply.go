@@ -524,8 +524,10 @@ func (x *executor) fire(ctx context.Context, syncName string, i int, rule string
 	if err != nil {
 		found, ferr := findChild(ctx, res, tgt.ID, fields)
 		if ferr != nil || found == nil {
-			x.finish(ctx, opID, state.OpFailed, "", err)
-			return fmt.Errorf("on_create %s: %w", rule, err)
+			// No plan would fire the rule again (the record is linked
+			// now), so the op stays pending and the next run's recovery
+			// looks for the record and fires the rule if it is missing.
+			return fmt.Errorf("on_create %s: %w; the next run tries again", rule, err)
 		}
 		rec = *found
 	}
