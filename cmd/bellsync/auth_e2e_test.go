@@ -542,10 +542,10 @@ func TestOAuthBadInput(t *testing.T) {
 		})
 		// The forged callback is ignored, not fatal: auth keeps waiting for
 		// the genuine one until its timeout.
-		_, errs := h.run(nil, 1, "auth", "ghl", "-config", h.config, "-timeout", "2s")
+		_, errs := h.run(nil, 1, "auth", "ghl", "-config", h.config, "-timeout", "10s")
 		page := <-h.browsed
 		for _, want := range []string{"Ignored a callback whose state did not match", "ignored 1 callback(s) with a wrong state",
-			"run `bellsync auth ghl` again and approve within 2s"} {
+			"run `bellsync auth ghl` again and approve within 10s"} {
 			if !strings.Contains(errs, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, errs)
 			}

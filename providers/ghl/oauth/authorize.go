@@ -144,18 +144,36 @@ func Authorize(ctx context.Context, cfg Config, store providers.TokenStore, opts
 	}
 
 	ignored := 0
+	noteForged := func() {
+		ignored++
+		fmt.Fprintln(out, "Ignored a callback whose state did not match this sign-in (an old link, or another page); still waiting.")
+	}
+	// A handler queues on forged before it answers, so a forged callback
+	// the browser has seen is counted even when select, choosing at random
+	// among ready cases, took another case first.
+	drainForged := func() {
+		for {
+			select {
+			case <-forged:
+				noteForged()
+			default:
+				return
+			}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
+			drainForged()
 			err := fmt.Errorf("oauth: authorize: waiting for the browser: %w", ctx.Err())
 			if ignored > 0 {
 				err = fmt.Errorf("%w (ignored %d callback(s) with a wrong state: %w)", err, ignored, ErrStateMismatch)
 			}
 			return Token{}, err
 		case <-forged:
-			ignored++
-			fmt.Fprintln(out, "Ignored a callback whose state did not match this sign-in (an old link, or another page); still waiting.")
+			noteForged()
 		case cb := <-calls:
+			drainForged()
 			tok, err := finish(ctx, cfg, store, cb)
 			cb.reply <- err
 			return tok, err
