@@ -18,6 +18,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/bellsync/bellsync/engine"
+	"github.com/bellsync/bellsync/engine/apply"
 	"github.com/bellsync/bellsync/engine/diff"
 	"github.com/bellsync/bellsync/engine/plan"
 	"github.com/bellsync/bellsync/engine/state"
@@ -1503,6 +1504,36 @@ func TestWelcomeTaskRetriedAfterFailure(t *testing.T) {
 		t.Errorf("%d welcome tasks after another apply, want 1", n)
 	}
 	h.settled("after the retried welcome task")
+}
+
+// TestFailedChangeTriedOncePerApply: an apply plans again to carry out
+// what its own writes caused (the welcome task's mirror); a change that
+// failed in the first round is not tried again in the next, so it is
+// written once and reported once.
+func TestFailedChangeTriedOncePerApply(t *testing.T) {
+	h := newHarness(t)
+	h.open(welcomeConfig())
+	ac, bc, at := h.a["contacts"], h.b["contacts"], h.a["tasks"]
+	put(ac, "a1", "", "name", "Ann", "email", "ann@x.com")
+	put(ac, "a2", "", "name", "Bob", "email", "bob@x.com")
+	rejected := 0
+	bc.BeforeWrite = func(_ string, fields map[string]cty.Value) error {
+		if v, ok := fields["email"]; ok && !v.IsNull() && v.AsString() == "bob@x.com" {
+			rejected++
+			return &providers.Error{Category: providers.ErrTerminal, Provider: "memory", Op: "create", Status: 413, Message: "payload too large"}
+		}
+		return nil
+	}
+	_, res, err := h.ws.Apply(h.ctx, nil, engine.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[apply.Failed] != 1 || len(res.Errors) != 1 || rejected != 1 {
+		t.Errorf("failed %d, errors %q, creates of Bob tried %d times; want 1, one error, 1", res.Counts[apply.Failed], res.Errors, rejected)
+	}
+	if n := len(at.All()); n != 1 {
+		t.Errorf("%d mirrored welcome tasks, want 1 (the second round still ran)", n)
+	}
 }
 
 // TestEditAfterSidesConvergedByHand: both sides are edited to the same

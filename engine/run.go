@@ -234,12 +234,28 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		if perr != nil || !next.Complete || !next.HasChanges() || (len(next.Blocked) > 0 && !opts.AllowMassDelete) {
 			break
 		}
+		// A change that failed once in this apply is not tried again in
+		// it: its error is reported once, and the next run retries.
+		kept := next.Changes[:0]
+		for _, ch := range next.Changes {
+			if !res.Failed[apply.ChangeKey(ch)] {
+				kept = append(kept, ch)
+			}
+		}
+		next.Changes = kept
+		if !next.HasChanges() {
+			break
+		}
 		aopts.Linked = nil
 		more, aerr := apply.Apply(ctx, next, aopts)
 		for k, v := range more.Counts {
 			res.Counts[k] += v
 		}
 		res.Errors = append(res.Errors, more.Errors...)
+		res.Created = append(res.Created, more.Created...)
+		for k := range more.Failed {
+			res.Failed[k] = true
+		}
 		err = aerr
 		for _, ch := range next.Changes {
 			if ch.Action.Writes() {

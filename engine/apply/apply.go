@@ -124,6 +124,15 @@ type Result struct {
 	// are not in the plan, yet other syncs may have work for them (a
 	// welcome task to mirror).
 	Created []string
+	// Failed holds the ChangeKey of every change that failed, so a caller
+	// that plans again in the same apply does not try them twice.
+	Failed map[string]bool
+}
+
+// ChangeKey identifies a change by its sync, action and records, across
+// plans made moments apart.
+func ChangeKey(ch plan.Change) string {
+	return strings.Join([]string{ch.Sync, ch.Action.String(), string(ch.Side), ch.Source.ID, ch.Target.ID, ch.Source.ParentID, ch.Target.ParentID}, "\x00")
 }
 
 // Apply writes the plan's changes. It returns an error only when it could
@@ -164,7 +173,7 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 		opts.StopAfter = defaultStopAfter
 	}
 	x := &executor{opts: opts, parents: map[string]*parentLinks{}}
-	res := Result{Counts: map[Outcome]int{}}
+	res := Result{Counts: map[Outcome]int{}, Failed: map[string]bool{}}
 	// A write in flight when ctx ends (Ctrl-C, SIGTERM) is finished, with
 	// its journal entry, link and once-only firing, rather than cut off
 	// between landing and being recorded; only if it hangs past the grace
@@ -189,6 +198,7 @@ func Apply(ctx context.Context, p *plan.Plan, opts Options) (Result, error) {
 					res.Counts[out]++
 					if err != nil {
 						res.Errors = append(res.Errors, fmt.Sprintf("sync.%s %s %s: %v", ch.Sync, ch.Action, describe(ch), err))
+						res.Failed[ChangeKey(ch)] = true
 					}
 					mu.Unlock()
 					opts.Hooks.Done(ch, out, err)
