@@ -231,7 +231,7 @@ func (ws *Workspace) partialRead(ctx context.Context, b *binding, in diff.Input,
 		}
 	case sy.Parent != "":
 		var err error
-		changedSrc, changedTgt, err = ws.childChanges(ctx, b, in, touched)
+		changedSrc, changedTgt, err = ws.childChanges(ctx, b, in, touched, true)
 		if err != nil {
 			return nil, err
 		}
@@ -337,9 +337,10 @@ func (ws *Workspace) candidates(ctx context.Context, b *binding, in diff.Input, 
 }
 
 // childChanges reads, for a child sync, the children under every parent
-// the parent sync read in this pass, plus children changed since the
-// cursor where the kind can say so account-wide.
-func (ws *Workspace) childChanges(ctx context.Context, b *binding, in diff.Input, touched map[string]*touchedSet) ([]providers.Record, []providers.Record, error) {
+// the parent sync changed in this pass, plus, when sinceCursor is set,
+// children changed since the cursor where the kind can say so
+// account-wide.
+func (ws *Workspace) childChanges(ctx context.Context, b *binding, in diff.Input, touched map[string]*touchedSet, sinceCursor bool) ([]providers.Record, []providers.Record, error) {
 	pt := touched[b.sync.Parent]
 	if pt == nil {
 		return nil, nil, nil
@@ -365,7 +366,7 @@ func (ws *Workspace) childChanges(ctx context.Context, b *binding, in diff.Input
 		if err := diff.ListUnder(ctx, r, ids, add); err != nil {
 			return nil, err
 		}
-		if r.Schema().Caps.ChangedSince && r.Schema().Caps.ListAll {
+		if sinceCursor && r.Schema().Caps.ChangedSince && r.Schema().Caps.ListAll {
 			since, err := ws.since(ctx, b, side)
 			if err != nil {
 				return nil, err
@@ -398,8 +399,11 @@ func (ws *Workspace) hinted(ctx context.Context, b *binding, in diff.Input, h *s
 	onTarget := sy.Target.Provider == h.Provider && sy.Target.Kind == h.Kind
 	if !onSource && !onTarget {
 		if sy.Parent != "" {
-			// The hint may be about this sync's parent: look at its children.
-			return ws.childChanges(ctx, b, in, touched)
+			// The hint may be about this sync's parent: look at its
+			// children, and only at them. Children changed elsewhere are
+			// the scheduled passes' business; listing them here would cost
+			// every webhook a read of each one since the last pass.
+			return ws.childChanges(ctx, b, in, touched, false)
 		}
 		return nil, nil, nil
 	}
