@@ -19,6 +19,7 @@ import (
 
 	"github.com/bellsync/bellsync/engine"
 	"github.com/bellsync/bellsync/engine/apply"
+	"github.com/bellsync/bellsync/engine/schedule"
 	"github.com/bellsync/bellsync/engine/diff"
 	"github.com/bellsync/bellsync/engine/plan"
 	"github.com/bellsync/bellsync/engine/state"
@@ -967,6 +968,58 @@ func tagsOf(r providers.Record) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestUnattendedDeleteBudget: the daemon's passes count the last day's
+// deletes against max_deletes, so one webhook at a time cannot add up to a
+// mass delete; past the budget, deletes are held back (and reported) while
+// other changes still apply, until someone applies with AllowMassDelete.
+func TestUnattendedDeleteBudget(t *testing.T) {
+	h := newHarness(t)
+	h.open(contactsSync(`  on_delete   = "delete"
+  max_deletes = 3`, mapNameEmail, ""))
+	ac, bc := h.a["contacts"], h.b["contacts"]
+	for i := range 10 {
+		put(ac, fmt.Sprintf("a%02d", i), "", "name", "P", "email", fmt.Sprintf("p%d@x.com", i))
+	}
+	h.sync()
+	var held []string
+	for i := range 5 {
+		id := fmt.Sprintf("a%02d", i)
+		ac.Remove(id)
+		res, err := h.ws.Record(h.ctx, schedule.Hint{Provider: "a", Kind: "contacts", ID: id, Deleted: true})
+		if err != nil {
+			t.Fatalf("webhook %d: %v", i, err)
+		}
+		held = append(held, res.Errors...)
+	}
+	if n := len(bc.All()); n != 7 {
+		t.Errorf("b holds %d records after 5 delete webhooks, want 7 (3 deleted, then held back)", n)
+	}
+	if len(held) != 2 || !strings.Contains(held[0], "held back 1 deletes") || !strings.Contains(held[0], "and 3 in the last 24h0m0s") {
+		t.Errorf("webhook errors = %q, want two held-back deletes naming the last day's 3", held)
+	}
+
+	// A full pass holds them back too, but still applies other work.
+	put(ac, "a09", "", "name", "Renamed", "email", "p9@x.com")
+	res, err := h.ws.Pass(h.ctx, schedule.Full)
+	if err != nil || len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "held back 2 deletes") {
+		t.Errorf("full pass: %v %q, want the 2 deletes held back", err, res.Errors)
+	}
+	if got := str(byField(t, bc, "email", "p9@x.com"), "name"); got != "Renamed" {
+		t.Errorf("the update beside the held-back deletes was not applied: name %q", got)
+	}
+	if n := len(bc.All()); n != 7 {
+		t.Errorf("b holds %d records after the full pass, want 7", n)
+	}
+
+	// Someone reviews and allows it.
+	if _, res, err := h.ws.Apply(h.ctx, nil, engine.ApplyOptions{AllowMassDelete: true}); err != nil || len(res.Errors) > 0 {
+		t.Fatalf("apply with AllowMassDelete: %v %v", err, res.Errors)
+	}
+	if n := len(bc.All()); n != 5 {
+		t.Errorf("b holds %d records after the allowed apply, want 5", n)
+	}
 }
 
 // TestMassDeleteGuard: removing more linked records than max_deletes

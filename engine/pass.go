@@ -34,7 +34,7 @@ var _ schedule.Reconciler = (*Workspace)(nil)
 func (ws *Workspace) Pass(ctx context.Context, kind schedule.PassKind) (schedule.Result, error) {
 	start := ws.now().UTC()
 	if kind == schedule.Full {
-		_, res, err := ws.Apply(ctx, nil, ApplyOptions{Kind: string(schedule.Full), LockWait: true})
+		_, res, err := ws.Apply(ctx, nil, ApplyOptions{Kind: string(schedule.Full), LockWait: true, Unattended: true})
 		out := result(string(schedule.Full), start, ws.now(), res)
 		return out, classify(err)
 	}
@@ -141,15 +141,17 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 		}
 		p.Changes = append(p.Changes, res.Changes...)
 		p.Unchanged[b.sync.Name] = res.Unchanged
-		guardDeletes(p, b, res)
+		guardDeletes(p, b, res, recentDeletes(in.Links, ws.now().Add(-deleteWindow)))
 		touched[b.sync.Name] = changedParents(res.Changes, h)
 	}
 	if readErr != nil {
 		ws.finishRun(ctx, run, apply.Result{}, readErr)
 		return schedule.Result{Kind: kind, Started: start, Ended: ws.now()}, classify(readErr)
 	}
+	held := holdBackDeletes(p)
 	res, err := apply.Apply(ctx, p, apply.Options{RunID: runID, Sides: ws.sides(), Store: ws.Store, Binder: binder{ws},
 		Now: ws.now, Linked: linked})
+	res.Errors = append(res.Errors, held...)
 	ws.finishRun(ctx, run, res, err)
 	out := result(kind, start, ws.now(), res)
 	if err != nil {

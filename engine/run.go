@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/bellsync/bellsync/engine/apply"
 	"github.com/bellsync/bellsync/engine/diff"
@@ -19,6 +20,13 @@ import (
 // the plan incomplete but other syncs are still planned, so the user sees
 // everything at once.
 func (ws *Workspace) Plan(ctx context.Context) (*plan.Plan, error) {
+	return ws.plan(ctx, false)
+}
+
+// plan makes a plan. An unattended plan (the daemon's) also counts against
+// max_deletes what was deleted or suspended in the last deleteWindow, since
+// nobody reviews it: many small passes must not add up to a mass delete.
+func (ws *Workspace) plan(ctx context.Context, unattended bool) (*plan.Plan, error) {
 	p := &plan.Plan{ConfigHash: ws.Config.Hash, ConfigFile: ws.Config.Filename, CreatedAt: ws.now().UTC(),
 		Unchanged: map[string]int{}, Complete: true}
 	last, err := ws.lastWrite(ctx)
@@ -57,7 +65,11 @@ func (ws *Workspace) Plan(ctx context.Context) (*plan.Plan, error) {
 		p.Changes = append(p.Changes, res.Changes...)
 		p.Unchanged[b.sync.Name] = res.Unchanged
 		gone[b.sync.Name] = res.Gone
-		guardDeletes(p, b, res)
+		recent := 0
+		if unattended {
+			recent = recentDeletes(in.Links, ws.now().Add(-deleteWindow))
+		}
+		guardDeletes(p, b, res, recent)
 	}
 	return p, nil
 }
@@ -89,7 +101,10 @@ func (ws *Workspace) input(ctx context.Context, b *binding, p *plan.Plan, parent
 // guardDeletes fails the plan closed when a sync would delete or suspend
 // more records than max_deletes allows: a listing that silently came back
 // short must not empty an account.
-func guardDeletes(p *plan.Plan, b *binding, res diff.Result) {
+//
+// recent is how many of the sync's links were deleted or suspended lately
+// (by unattended runs); they count toward the limit too.
+func guardDeletes(p *plan.Plan, b *binding, res diff.Result, recent int) {
 	n := 0
 	for _, ch := range res.Changes {
 		if ch.Action == plan.Delete || ch.Action == plan.Suspend {
@@ -99,19 +114,63 @@ func guardDeletes(p *plan.Plan, b *binding, res diff.Result) {
 	if n == 0 {
 		return
 	}
-	limit, err := diff.DeleteLimit(b.sync.MaxDeletes, res.Links)
+	// The share is of the links there were before the recent deletes.
+	limit, err := diff.DeleteLimit(b.sync.MaxDeletes, res.Links+recent)
 	if err != nil {
 		p.Blocked = append(p.Blocked, err.Error())
 		return
 	}
-	if n > limit {
+	if n+recent > limit {
 		shown := b.sync.MaxDeletes
 		if shown == "" {
 			shown = "10% (the default)"
 		}
-		p.Blocked = append(p.Blocked, fmt.Sprintf("sync %q would delete or suspend %d of %d linked records, more than max_deletes = %s allows (%d)",
-			b.sync.Name, n, res.Links, shown, limit))
+		also := ""
+		if recent > 0 {
+			also = fmt.Sprintf(" (and %d in the last %s)", recent, deleteWindow)
+		}
+		p.Blocked = append(p.Blocked, fmt.Sprintf("sync %q would delete or suspend %d of %d linked records%s, more than max_deletes = %s allows (%d)",
+			b.sync.Name, n, res.Links, also, shown, limit))
 	}
+}
+
+// deleteWindow is how far back unattended runs count deletes and suspends
+// against max_deletes.
+const deleteWindow = 24 * time.Hour
+
+// recentDeletes counts links deleted or suspended at or after since.
+func recentDeletes(links []state.Link, since time.Time) int {
+	n := 0
+	for _, l := range links {
+		if (l.Status == state.LinkSuspended || l.Status == state.LinkDeleted) && !l.UpdatedAt.Before(since) {
+			n++
+		}
+	}
+	return n
+}
+
+// holdBackDeletes takes a blocked plan's deletes and suspends out, so an
+// unattended run still applies everything else, and says what it held.
+func holdBackDeletes(p *plan.Plan) []string {
+	if len(p.Blocked) == 0 {
+		return nil
+	}
+	kept := p.Changes[:0]
+	held := 0
+	for _, ch := range p.Changes {
+		if ch.Action == plan.Delete || ch.Action == plan.Suspend {
+			held++
+			continue
+		}
+		kept = append(kept, ch)
+	}
+	p.Changes = kept
+	msgs := make([]string, 0, len(p.Blocked))
+	for _, b := range p.Blocked {
+		msgs = append(msgs, fmt.Sprintf("held back %d deletes and suspends: %s; review with `bellsync plan` and apply with -allow-mass-delete if intended", held, b))
+	}
+	p.Blocked = nil
+	return msgs
 }
 
 // ApplyOptions tune Apply.
@@ -127,6 +186,10 @@ type ApplyOptions struct {
 	AllowMassDelete bool
 	// Kind is recorded in the run history ("apply", "full", ...).
 	Kind string
+	// Unattended is set for the daemon's runs, which nobody reviews: the
+	// max_deletes guard then also counts the last day's deletes, and a
+	// blocked plan's deletes are held back while the rest is applied.
+	Unattended bool
 }
 
 // ErrConfigChanged is returned when a saved plan came from another config.
@@ -201,14 +264,18 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		return p, apply.Result{}, err
 	}
 	fresh := p == nil
+	var held []string
 	if fresh {
-		if p, err = ws.Plan(ctx); err != nil {
+		if p, err = ws.plan(ctx, opts.Unattended); err != nil {
 			return nil, apply.Result{}, err
 		}
 		if !p.Complete {
 			err := fmt.Errorf("nothing was applied, because a listing failed: %s", strings.Join(p.Warnings, "; "))
 			ws.finishRun(ctx, run, apply.Result{}, err)
 			return p, apply.Result{}, err
+		}
+		if opts.Unattended && !opts.AllowMassDelete {
+			held = holdBackDeletes(p)
 		}
 	}
 	var current map[string]apply.Digests
@@ -225,12 +292,16 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		Hooks: opts.Hooks, CheckStale: opts.Saved, Workers: opts.Workers, Now: ws.now, Linked: linked, Current: current,
 		AllowMassDelete: opts.AllowMassDelete}
 	res, err := apply.Apply(ctx, p, aopts)
+	res.Errors = append(res.Errors, held...)
 	// Records created in this apply can give a later sync new work (the
 	// welcome task a contact's creation added is itself a task to mirror).
 	// A fresh apply therefore plans again and applies what appeared, a few
 	// rounds at most, so that a plan right after it is empty.
 	for round := 1; fresh && err == nil && round < maxRounds && res.Counts[apply.Applied]+res.Counts[apply.Adopted] > 0; round++ {
-		next, perr := ws.Plan(ctx)
+		next, perr := ws.plan(ctx, opts.Unattended)
+		if perr == nil && opts.Unattended && !opts.AllowMassDelete {
+			holdBackDeletes(next) // already reported by the first round
+		}
 		if perr != nil || !next.Complete || !next.HasChanges() || (len(next.Blocked) > 0 && !opts.AllowMassDelete) {
 			break
 		}
