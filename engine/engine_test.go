@@ -19,9 +19,9 @@ import (
 
 	"github.com/bellsync/bellsync/engine"
 	"github.com/bellsync/bellsync/engine/apply"
-	"github.com/bellsync/bellsync/engine/schedule"
 	"github.com/bellsync/bellsync/engine/diff"
 	"github.com/bellsync/bellsync/engine/plan"
+	"github.com/bellsync/bellsync/engine/schedule"
 	"github.com/bellsync/bellsync/engine/state"
 	"github.com/bellsync/bellsync/providers"
 	"github.com/bellsync/bellsync/providers/providertest"
