@@ -2,12 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/bellsync/bellsync/engine/config"
 	"github.com/bellsync/bellsync/engine/diff"
 	"github.com/bellsync/bellsync/engine/plan"
 	"github.com/bellsync/bellsync/engine/state"
+	"github.com/bellsync/bellsync/providers"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -75,6 +78,15 @@ func (ws *Workspace) checkSaved(ctx context.Context, p *plan.Plan, allowMass boo
 			written = b.source.Schema()
 			allowed, rev = rev, allowed
 		}
+		if ch.Action == plan.Delete || ch.Action == plan.Suspend {
+			there, err := ws.stillThere(ctx, b, ch)
+			if err != nil {
+				return err
+			}
+			if there != "" {
+				bad(ch, "%s", there)
+			}
+		}
 		switch ch.Action {
 		case plan.Delete:
 			deletes[ch.Sync]++
@@ -94,10 +106,8 @@ func (ws *Workspace) checkSaved(ctx context.Context, p *plan.Plan, allowMass boo
 			case !linked():
 				bad(ch, "bellsync did not link these records, so it will not suspend either")
 			}
-			for _, f := range ch.Fields {
-				if f.Field != written.ArchiveField && f.Field != "tags" {
-					bad(ch, "a suspend writes only the archive flag and tags, not %q", f.Field)
-				}
+			if why := suspendAsConfigured(sy, written, ch); why != "" {
+				bad(ch, "%s", why)
 			}
 		case plan.Update:
 			if !linked() {
@@ -108,9 +118,13 @@ func (ws *Workspace) checkSaved(ctx context.Context, p *plan.Plan, allowMass boo
 				bad(ch, "the target is already linked to %s", l.SourceID)
 			}
 		}
-		if ch.Action == plan.Link || ch.Action == plan.Update {
-			if why := pairedAsPlanned(b, ch); why != "" {
+		if ch.Action == plan.Create || ch.Action == plan.Link || ch.Action == plan.Update {
+			if why := plannedFrom(b, ch); why != "" {
 				bad(ch, "%s", why)
+			} else {
+				for _, why := range valuesAsConfigured(b, ch) {
+					bad(ch, "%s", why)
+				}
 			}
 		}
 		if ch.Action == plan.Create || ch.Action == plan.Update || ch.Action == plan.Link {
@@ -153,28 +167,118 @@ func (ws *Workspace) bindingNamed(name string) (*binding, bool) {
 	return nil, false
 }
 
-// pairedAsPlanned checks that a change pairing two existing records is
-// the pairing its own recorded records show: the ids and fingerprints it
-// carries are those of the records it kept, and, for a new link, those
-// records share a match key. Apply then checks the live records against
-// the same fingerprints, so a plan file edited to link or write the wrong
-// record is refused here rather than skipped later as "changed".
-func pairedAsPlanned(b *binding, ch plan.Change) string {
+// plannedFrom checks that a change is the one its own recorded records
+// show: the ids and fingerprints it carries are those of the records it
+// kept (both for a pairing, the one read for a create), and, for a new
+// link, those records share a match key. Apply then checks the live
+// records against the same fingerprints, so a plan file edited to link or
+// write the wrong record is refused here rather than skipped later as
+// "changed".
+func plannedFrom(b *binding, ch plan.Change) string {
 	src, tgt := ch.Extra["source"], ch.Extra["target"]
-	if src == cty.NilVal || tgt == cty.NilVal {
+	needSrc := ch.Action != plan.Create || ch.Side == plan.SideTarget
+	needTgt := ch.Action != plan.Create || ch.Side == plan.SideSource
+	if (needSrc && src == cty.NilVal) || (needTgt && tgt == cty.NilVal) {
 		return "the change does not carry the records it was planned from"
 	}
-	sr, tr := diff.RecordFrom(b.source.Schema(), src), diff.RecordFrom(b.target.Schema(), tgt)
-	switch {
-	case sr.ID != ch.Source.ID || tr.ID != ch.Target.ID:
-		return fmt.Sprintf("it names records %s and %s but was planned from %s and %s", ch.Source.ID, ch.Target.ID, sr.ID, tr.ID)
-	case ch.SourceSnapshot != "" && ch.SourceSnapshot != diff.Digest(b.source.Schema(), sr),
-		ch.Snapshot != "" && ch.Snapshot != diff.Digest(b.target.Schema(), tr):
-		return "its record fingerprints do not match the records it was planned from"
+	if needSrc {
+		sr := diff.RecordFrom(b.source.Schema(), src)
+		switch {
+		case sr.ID != ch.Source.ID:
+			return fmt.Sprintf("it names source record %s but was planned from %s", ch.Source.ID, sr.ID)
+		case ch.SourceSnapshot != "" && ch.SourceSnapshot != diff.Digest(b.source.Schema(), sr):
+			return "its source fingerprint does not match the record it was planned from"
+		}
+	}
+	if needTgt {
+		tr := diff.RecordFrom(b.target.Schema(), tgt)
+		switch {
+		case tr.ID != ch.Target.ID:
+			return fmt.Sprintf("it names target record %s but was planned from %s", ch.Target.ID, tr.ID)
+		case ch.Snapshot != "" && ch.Snapshot != diff.Digest(b.target.Schema(), tr):
+			return "its target fingerprint does not match the record it was planned from"
+		}
 	}
 	if ch.Action == plan.Link && len(b.sync.Match) > 0 {
 		if _, ok := diff.SharesKey(b.input, src, tgt); !ok {
 			return "the two records share no match key, so the config would never link them"
+		}
+	}
+	return ""
+}
+
+// valuesAsConfigured checks every value a change would write against what
+// the config's maps give for the records it was planned from.
+func valuesAsConfigured(b *binding, ch plan.Change) []string {
+	fwd, rev, problem := diff.Recompute(b.input, ch)
+	if problem != "" {
+		return []string{"the config's maps fail on the records it was planned from: " + problem}
+	}
+	var out []string
+	check := func(fcs []plan.FieldChange, want map[string]cty.Value, s providers.Schema, side string) {
+		for _, fc := range fcs {
+			f, _ := s.Field(fc.Field)
+			w, ok := want[fc.Field]
+			if !ok || !diff.Equal(f, w, fc.New) {
+				out = append(out, fmt.Sprintf("the value it writes to %s field %q is not what the config gives", side, fc.Field))
+			}
+		}
+	}
+	fields, schema, side := ch.Fields, b.target.Schema(), "target"
+	if ch.Action == plan.Create && ch.Side == plan.SideSource {
+		check(fields, rev, b.source.Schema(), "source")
+		return out
+	}
+	check(fields, fwd, schema, side)
+	check(ch.Reverse, rev, b.source.Schema(), "source")
+	return out
+}
+
+// stillThere reads the record whose deletion a delete or suspend answers
+// (the other side's) and says why the change must not be made if that
+// record exists: a plan file must not retire a record whose counterpart
+// was never deleted.
+func (ws *Workspace) stillThere(ctx context.Context, b *binding, ch plan.Change) (string, error) {
+	r, ref := b.source, ch.Source
+	if ch.Side == plan.SideSource {
+		r, ref = b.target, ch.Target
+	}
+	_, err := r.Get(ctx, ref.ParentID, ref.ID)
+	switch {
+	case errors.Is(err, providers.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("check that %s %s is deleted before applying the saved plan: %w", ref.Kind, ref.ID, err)
+	}
+	return fmt.Sprintf("its linked %s record %s still exists, so there is nothing to answer with a %s", ref.Provider+"."+ref.Kind, ref.ID, ch.Action), nil
+}
+
+// suspendAsConfigured checks a suspend's writes against what the config's
+// suspend block gives for the record the change was planned from.
+func suspendAsConfigured(sy *config.Sync, written providers.Schema, ch plan.Change) string {
+	obj := ch.Extra[string(ch.Side)]
+	if obj == cty.NilVal {
+		return "the change does not carry the record it was planned from"
+	}
+	want, problem := diff.SuspendWrites(written, sy.Suspend, diff.RecordFrom(written, obj))
+	if problem != "" {
+		return problem
+	}
+	byField := map[string]cty.Value{}
+	for _, fc := range want {
+		byField[fc.Field] = fc.New
+	}
+	if len(want) != len(ch.Fields) {
+		return "its writes are not the ones the config's suspend block gives"
+	}
+	for _, fc := range ch.Fields {
+		f, _ := written.Field(fc.Field)
+		if fc.Field == written.ArchiveField {
+			f = providers.Field{Name: fc.Field, Type: cty.Bool}
+		}
+		w, ok := byField[fc.Field]
+		if !ok || !diff.Equal(f, w, fc.New) {
+			return fmt.Sprintf("a suspend writes only what the config's suspend block gives, not this %q", fc.Field)
 		}
 	}
 	return ""

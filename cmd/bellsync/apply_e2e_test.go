@@ -255,6 +255,61 @@ func TestSwappedPlanLinksAreRefused(t *testing.T) {
 	}
 }
 
+// TestEditedPlanValuesAreRefused: a saved plan whose written values were
+// edited (on a link or on a create) is refused whole: every value must be
+// what the config's maps give for the records the change was planned from.
+func TestEditedPlanValuesAreRefused(t *testing.T) {
+	for _, action := range []string{"link", "create"} {
+		t.Run(action, func(t *testing.T) {
+			h := newHarness(t, demoConfig)
+			planFile := filepath.Join(h.dir, "p.plan")
+			h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
+			data, err := os.ReadFile(planFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(data, &doc); err != nil {
+				t.Fatal(err)
+			}
+			edited := false
+			for _, c := range doc["changes"].([]any) {
+				ch := c.(map[string]any)
+				fields, _ := ch["fields"].([]any)
+				if ch["action"] != action || len(fields) == 0 {
+					continue
+				}
+				f := fields[0].(map[string]any)
+				f["new"] = map[string]any{"value": "attacker@evil.example", "type": "string"}
+				edited = true
+				break
+			}
+			if !edited {
+				t.Fatalf("the plan has no %s with fields to edit", action)
+			}
+			out, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(planFile, out, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, errs := h.mustRun(1, "apply", "-config", h.config, planFile)
+			if !strings.Contains(errs, "does not allow") || !strings.Contains(errs, "is not what the config gives") {
+				t.Errorf("stderr does not explain the refusal:\n%s", errs)
+			}
+			for _, c := range h.pb.Clients() {
+				if strings.Contains(c.Email+c.FirstName, "attacker") {
+					t.Errorf("the edited value was written: %+v", c)
+				}
+			}
+			if n := len(h.pb.Clients()); n != 369 {
+				t.Errorf("a tampered plan wrote: %d clients, want 369", n)
+			}
+		})
+	}
+}
+
 // TestTamperedPlanFileIsRefused: a saved plan edited to delete records the
 // config protects (on_delete = "retain", no links) is refused whole.
 func TestTamperedPlanFileIsRefused(t *testing.T) {

@@ -912,6 +912,47 @@ func TestMissionParentDeleteKeepsChildren(t *testing.T) {
 	h.emptyPlan(t)
 }
 
+// TestMissionSavedSuspend: a saved plan's suspend is applied when its
+// counterpart is really gone, and refused when the plan file was edited
+// to suspend a pair whose records both still exist.
+func TestMissionSavedSuspend(t *testing.T) {
+	h := newSeededHarness(t, fullConfig, smallSeed(t, 60, 3))
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	links := h.links("contacts")
+	var ids []string
+	for s := range links {
+		ids = append(ids, s)
+	}
+	sort.Strings(ids)
+	gone, other := ids[0], ids[1]
+	if !h.ghl.DeleteContactDirect(gone) {
+		t.Fatal("delete failed")
+	}
+	planFile := filepath.Join(h.dir, "suspend.plan")
+	h.mustRun(2, "plan", "-config", h.config, "-out", planFile, "-detailed-exitcode")
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := strings.ReplaceAll(strings.ReplaceAll(string(data), gone, other), links[gone].TargetID, links[other].TargetID)
+	edited := filepath.Join(h.dir, "edited.plan")
+	if err := os.WriteFile(edited, []byte(tampered), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errs := h.mustRun(1, "apply", "-config", h.config, edited)
+	if !strings.Contains(errs, "still exists, so there is nothing to answer with a suspend") {
+		t.Errorf("an edited suspend was not refused:\n%s", errs)
+	}
+	if c, _ := h.pb.Client(links[other].TargetID); c.Archived {
+		t.Errorf("client %s was archived by an edited plan", c.ID)
+	}
+	h.mustRun(0, "apply", "-config", h.config, planFile)
+	if c, _ := h.pb.Client(links[gone].TargetID); !c.Archived {
+		t.Errorf("client %s was not archived by the genuine plan", c.ID)
+	}
+	h.emptyPlan(t)
+}
+
 // TestMissionBadInput is config a new user would try: a two-way field with
 // no conflict rule and no owner, and a delete policy the target cannot
 // honour safely. (A task whose contact is missing is in TestMission.)

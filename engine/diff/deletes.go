@@ -59,6 +59,12 @@ func (d *differ) deleted(l *state.Link, side plan.Side, rec providers.Record, ob
 	return []plan.Change{ch}
 }
 
+// SuspendWrites are the writes a suspend makes to rec, for checking a
+// saved plan's suspends against the config.
+func SuspendWrites(s providers.Schema, cfg *config.Suspend, rec providers.Record) ([]plan.FieldChange, string) {
+	return suspendFields(s, cfg, rec)
+}
+
 // suspendFields are the writes that soft-delete rec: its archive flag
 // and/or the configured tags.
 func suspendFields(s providers.Schema, cfg *config.Suspend, rec providers.Record) ([]plan.FieldChange, string) {

@@ -3,6 +3,7 @@ package diff
 import (
 	"fmt"
 
+	"github.com/bellsync/bellsync/engine/plan"
 	"github.com/bellsync/bellsync/providers"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -121,4 +122,23 @@ func Desired(in Input, rec providers.Record, fromSource bool) (map[string]cty.Va
 		return fwd, nil
 	}
 	return rev, nil
+}
+
+// Recompute evaluates the config's maps for a change as planned, from the
+// records the change carries (Change.Extra): fwd holds the values for the
+// target, rev those for the source. A saved plan's values are checked
+// against them, so an edited plan file cannot write what the config would
+// not.
+func Recompute(in Input, ch plan.Change) (fwd, rev map[string]cty.Value, problem string) {
+	d := newDiffer(in)
+	src, tgt := ch.Extra["source"], ch.Extra["target"]
+	switch {
+	case ch.Action == plan.Create && ch.Side == plan.SideTarget:
+		fwd, _, problem = d.desireSides(src, d.nullTarget(), true, false)
+	case ch.Action == plan.Create:
+		_, rev, problem = d.desireSides(d.nullSource(), tgt, false, true)
+	default:
+		fwd, rev, problem = d.desire(src, tgt)
+	}
+	return fwd, rev, problem
 }
