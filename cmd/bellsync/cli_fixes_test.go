@@ -181,7 +181,7 @@ func TestStateForget(t *testing.T) {
 
 // TestIncompletePlanSaysSo: after a failed listing, the last line of a
 // plan must say it is incomplete, not end on a summary that reads as a
-// clean plan ("0 errors").
+// clean plan ("0 errors"), and say it once.
 func TestIncompletePlanSaysSo(t *testing.T) {
 	h := newSeededHarness(t, demoConfig, smallSeed(t, 10, 0))
 	h.pb.SetFaults(pbemu.Faults{GarbageRate: 1})
@@ -190,7 +190,7 @@ func TestIncompletePlanSaysSo(t *testing.T) {
 		wantLast string // the last line of stdout, or of stderr for apply
 	}{
 		{[]string{"plan", "-config", h.config},
-			`Plan incomplete: sync "contacts" was not planned and is not in the counts above; nothing can be applied from it.`},
+			`Plan (incomplete, cannot be applied): 0 to create, 0 to update, 0 to link, 0 unchanged, 0 errors.`},
 		{[]string{"apply", "-config", h.config, "-auto-approve"},
 			`Error: the plan is incomplete (sync "contacts" was not planned and is not in the counts above); nothing was applied`},
 	} {
@@ -203,6 +203,12 @@ func TestIncompletePlanSaysSo(t *testing.T) {
 			lines := strings.Split(strings.TrimSpace(last), "\n")
 			if diff := cmp.Diff(tc.wantLast, lines[len(lines)-1]); code != exitError || diff != "" {
 				t.Errorf("exit %d, want %d; last line (-want +got):\n%s\nstdout:\n%s\nstderr:\n%s", code, exitError, diff, tail(out, 8), errs)
+			}
+			if n := strings.Count(out, "incomplete"); n != 1 {
+				t.Errorf("stdout says incomplete %d times, want once:\n%s", n, tail(out, 8))
+			}
+			if !strings.Contains(out, `Warning: sync "contacts" was not planned`) {
+				t.Errorf("stdout does not name the sync left out:\n%s", tail(out, 8))
 			}
 		})
 	}

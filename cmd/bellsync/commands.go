@@ -153,12 +153,9 @@ func cmdPlan(ctx context.Context, args []string, io stdio) int {
 	if *asJSON {
 		err = p.WriteJSON(io.out)
 	} else {
+		// An incomplete plan says so on its summary line; the warnings
+		// above it name the syncs left out.
 		err = p.WriteText(io.out, plan.TextOptions{Color: c.color(io)})
-		if err == nil && !p.Complete {
-			// The summary line above counts only the syncs that were
-			// planned; the last word must not read as a clean plan.
-			_, err = fmt.Fprintf(io.out, "Plan incomplete: %s; nothing can be applied from it.\n", unplanned(ws, p))
-		}
 	}
 	if err != nil {
 		return errorf(io, "%v", err)

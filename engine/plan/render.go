@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/zclconf/go-cty/cty"
@@ -142,14 +143,12 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 		}
 		b.WriteString("\n")
 	}
+	// Warnings can quote what an API said, so they are cleaned too.
 	for _, w := range p.Warnings {
-		fmt.Fprintf(&b, "%s %s\n", pt.paint(ansiYellow, "Warning:"), w)
+		fmt.Fprintf(&b, "%s %s\n", pt.paint(ansiYellow, "Warning:"), clean(w))
 	}
 	for _, bl := range p.Blocked {
-		fmt.Fprintf(&b, "%s %s\n", pt.paint(ansiRed, "Error:"), bl)
-	}
-	if !p.Complete {
-		b.WriteString(pt.paint(ansiRed, "Error:") + " a listing failed or was cut short; this plan is incomplete and cannot be applied.\n")
+		fmt.Fprintf(&b, "%s %s\n", pt.paint(ansiRed, "Error:"), clean(bl))
 	}
 	c := p.Counts()
 	if writes == 0 && len(problems) == 0 && p.Complete {
@@ -163,8 +162,15 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 	if follow > 0 {
 		created += fmt.Sprintf(" (+%d by on_create rules)", follow)
 	}
+	// An incomplete plan says so on its last line, where a reader looks
+	// for the verdict: its counts leave out what could not be listed, so
+	// "0 errors" alone would read as a clean plan.
+	head := pt.paint(ansiBold, "Plan:")
+	if !p.Complete {
+		head = pt.paint(ansiBold+ansiRed, "Plan (incomplete, cannot be applied):")
+	}
 	fmt.Fprintf(&b, "%s %s, %d to update, %d to link, %d unchanged, %d errors.",
-		pt.paint(ansiBold, "Plan:"), created, c.Update, c.Link, c.Unchanged, c.Errors)
+		head, created, c.Update, c.Link, c.Unchanged, c.Errors)
 	if c.Delete+c.Suspend > 0 {
 		fmt.Fprintf(&b, " %d to delete, %d to suspend.", c.Delete, c.Suspend)
 	}
@@ -226,23 +232,46 @@ func (r Ref) String() string {
 
 // clean makes record text safe to print on one terminal line: control
 // characters (escape sequences, newlines) from a record could otherwise
-// repaint the screen or forge plan lines a person is about to approve.
+// repaint the screen or forge plan lines a person is about to approve, and
+// invisible characters (bidi overrides, zero-width spaces) could make a
+// line read as something other than what it says ("delete" shown
+// backwards, two different emails that look the same). Both are shown as
+// escapes instead.
 func clean(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
+	if !strings.ContainsFunc(s, needsEscape) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if isControl(r) {
+		switch {
+		case isControl(r):
 			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
+		case isInvisible(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
 		}
-		b.WriteRune(r)
 	}
 	return b.String()
 }
 
+func needsEscape(r rune) bool { return isControl(r) || isInvisible(r) }
+
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
+
+// isInvisible reports the format characters that change how the text
+// around them reads without showing themselves: bidi embeddings,
+// overrides and isolates (U+202A-U+202E, U+2066-U+2069), the direction
+// marks (U+200E, U+200F), and zero-width characters (U+200B-U+200D,
+// U+2060, U+FEFF).
+func isInvisible(r rune) bool {
+	switch {
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069,
+		r >= 0x200b && r <= 0x200f, r == 0x2060, r == 0xfeff:
+		return true
+	}
+	return false
+}
 
 func labelOf(ch Change) string {
 	if ch.Action == Delete || ch.Action == Suspend {
@@ -294,7 +323,9 @@ func formatValue(v cty.Value) string {
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		_ = enc.Encode(v.AsString())
-		return strings.TrimSuffix(buf.String(), "\n")
+		// JSON leaves bidi and zero-width characters as they are; their
+		// \u escapes keep the quoted text valid JSON.
+		return clean(strings.TrimSuffix(buf.String(), "\n"))
 	case t == cty.Bool:
 		if v.True() {
 			return "true"
@@ -320,7 +351,7 @@ func formatValue(v cty.Value) string {
 		sort.Strings(keys)
 		var parts []string
 		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%q = %s", k, m[k]))
+			parts = append(parts, fmt.Sprintf("%s = %s", clean(strconv.Quote(k)), m[k]))
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
@@ -344,14 +375,18 @@ type jsonPlan struct {
 }
 
 type jsonSummary struct {
-	Create    int `json:"create"`
-	Update    int `json:"update"`
-	Link      int `json:"link"`
-	Delete    int `json:"delete"`
-	Suspend   int `json:"suspend"`
-	Unchanged int `json:"unchanged"`
-	Errors    int `json:"errors"`
-	Orphans   int `json:"orphans"`
+	// Incomplete is set, and only then present, when a listing failed:
+	// the counts leave out what could not be listed and the plan cannot
+	// be applied.
+	Incomplete bool `json:"incomplete,omitempty"`
+	Create     int  `json:"create"`
+	Update     int  `json:"update"`
+	Link       int  `json:"link"`
+	Delete     int  `json:"delete"`
+	Suspend    int  `json:"suspend"`
+	Unchanged  int  `json:"unchanged"`
+	Errors     int  `json:"errors"`
+	Orphans    int  `json:"orphans"`
 }
 
 type jsonChange struct {
@@ -391,7 +426,8 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 	out := jsonPlan{
 		FormatVersion: "1", ConfigFile: p.ConfigFile, ConfigHash: p.ConfigHash, Complete: p.Complete,
 		Changes: []jsonChange{}, Warnings: p.Warnings, Blocked: p.Blocked,
-		Summary: jsonSummary(c),
+		Summary: jsonSummary{Incomplete: !p.Complete, Create: c.Create, Update: c.Update, Link: c.Link, Delete: c.Delete,
+			Suspend: c.Suspend, Unchanged: c.Unchanged, Errors: c.Errors, Orphans: c.Orphans},
 	}
 	for _, ch := range p.Changes {
 		jc := jsonChange{Sync: ch.Sync, Action: ch.Action.String(), Side: ch.Side, Source: ch.Source, Target: ch.Target,

@@ -2,9 +2,11 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +46,17 @@ func samplePlan() *Plan {
 	}
 }
 
+// incompletePlan is what the engine makes when one sync's listing failed:
+// the other syncs' changes, and a warning naming the one left out.
+func incompletePlan() *Plan {
+	p := samplePlan()
+	p.Complete = false
+	p.Changes = p.Changes[:1]
+	p.Unchanged = map[string]int{"contacts": 3}
+	p.Warnings = []string{`sync "tasks" was not planned: list paperbell.tasks: the API answered 502`}
+	return p
+}
+
 func TestRenderGolden(t *testing.T) {
 	p := samplePlan()
 	cases := []struct {
@@ -56,6 +69,9 @@ func TestRenderGolden(t *testing.T) {
 		{"empty.txt", func(b *bytes.Buffer) error {
 			return (&Plan{Complete: true, Unchanged: map[string]int{"contacts": 963}}).WriteText(b, TextOptions{})
 		}},
+		{"incomplete.txt", func(b *bytes.Buffer) error { return incompletePlan().WriteText(b, TextOptions{}) }},
+		{"incomplete-color.txt", func(b *bytes.Buffer) error { return incompletePlan().WriteText(b, TextOptions{Color: true}) }},
+		{"incomplete.json", func(b *bytes.Buffer) error { return incompletePlan().WriteJSON(b) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -150,5 +166,96 @@ func TestRecordTextCannotForgePlanLines(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(out), []byte(`"<p>a & b</p>\n\u001b[0m"`)) {
 		t.Errorf("HTML should read as written and control characters be escaped:\n%s", out)
+	}
+}
+
+// TestIncompleteSummary: the verdict of an incomplete plan is on its
+// summary line, once, in text and JSON, and never reads as a clean plan.
+func TestIncompleteSummary(t *testing.T) {
+	var text, js bytes.Buffer
+	p := incompletePlan()
+	if err := p.WriteText(&text, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(text.String()), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "Plan (incomplete, cannot be applied): ") {
+		t.Errorf("last line %q does not say the plan is incomplete", last)
+	}
+	if n := strings.Count(text.String(), "incomplete"); n != 1 {
+		t.Errorf("the plan says it is incomplete %d times, want once:\n%s", n, text.String())
+	}
+	var got struct {
+		Summary map[string]any `json:"summary"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Summary["incomplete"] != true {
+		t.Errorf("JSON summary %v does not say incomplete", got.Summary)
+	}
+	// A complete plan's summary has only counts, as before.
+	var complete bytes.Buffer
+	if err := samplePlan().WriteJSON(&complete); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(complete.String(), "incomplete") {
+		t.Errorf("a complete plan's JSON mentions incomplete:\n%s", complete.String())
+	}
+}
+
+// TestInvisibleCharactersEscaped: bidi overrides and zero-width characters
+// in record text are shown as escapes wherever the text plan prints record
+// text (label, reason, problem, values, object keys), so a line cannot be
+// made to read as something else.
+func TestInvisibleCharactersEscaped(t *testing.T) {
+	invisible := []rune{0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069,
+		0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2060, 0xfeff}
+	var all strings.Builder
+	for _, r := range invisible {
+		all.WriteRune(r)
+	}
+	hidden := "ann\u202eetaled\u202c@example.com" + all.String()
+	p := &Plan{Complete: true, Changes: []Change{
+		{Sync: "contacts", Action: Link, Side: SideTarget, Label: hidden,
+			Source: Ref{Provider: "ghl", Kind: "contacts", ID: "g\u200b1"}, Target: Ref{Provider: "paperbell", Kind: "contacts", ID: "p1"},
+			Reason: "matched by email " + hidden,
+			Fields: []FieldChange{
+				{Field: "email", Old: cty.StringVal(hidden), New: cty.StringVal("ann\ufeff@example.com")},
+				{Field: "custom", Old: cty.NullVal(cty.Map(cty.String)), New: cty.MapVal(map[string]cty.Value{"k\u2066ey": cty.StringVal("v\u2069")})},
+			}},
+		{Sync: "contacts", Action: Skip, Side: SideTarget, Label: hidden,
+			Source: Ref{Provider: "ghl", Kind: "contacts", ID: "g2"}, Target: Ref{Provider: "paperbell", Kind: "contacts"},
+			Problem: "invalid email address " + hidden},
+	}}
+	var b bytes.Buffer
+	if err := p.WriteText(&b, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, r := range invisible {
+		if strings.ContainsRune(out, r) {
+			t.Errorf("U+%04X reached the output", r)
+		}
+	}
+	for _, want := range []string{
+		`# sync.contacts: ann\u202eetaled\u202c@example.com\u202a\u202b`, // label
+		`# matched by email ann\u202eetaled\u202c@example.com`,           // reason
+		`"ann\u202eetaled\u202c@example.com\u202a`,                       // old value
+		`"ann\ufeff@example.com"`,                                        // new value
+		`{"k\u2066ey" = "v\u2069"}`,                                      // object key and value
+		`invalid email address ann\u202eetaled`,                          // problem
+		`ghl.contacts["g\u200b1"]`,                                       // id
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	// Ordinary text outside those characters is untouched.
+	if got := clean("Zoë 🙂 \u200eΩmega"); got != `Zoë 🙂 \u200eΩmega` {
+		t.Errorf("clean = %q", got)
 	}
 }
