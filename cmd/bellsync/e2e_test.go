@@ -249,6 +249,9 @@ func TestValidateErrors(t *testing.T) {
 		{name: "unknown field", body: strings.Replace(string(good), "source.firstName", "source.firstname", 1), status: 1, want: []string{"firstname"}},
 		{name: "missing env var", body: string(good), unset: "GHL_TOKEN", status: 1, want: []string{"GHL_TOKEN"}},
 		{name: "http to a remote host", body: strings.Replace(string(good), `env("PAPERBELL_BASE_URL")`, `"http://paperbell.example.com"`, 1), status: 1, want: []string{"https"}},
+		// Reads as a sentence, as GHL's does; it used to say "The base_url not a URL".
+		{name: "paperbell base_url not a URL", body: strings.Replace(string(good), `env("PAPERBELL_BASE_URL")`, `"http://[::1"`, 1), status: 1,
+			want: []string{`The Paperbell base_url is not usable: not a URL: parse "http://[::1": missing ']' in host.`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := write(strings.ReplaceAll(tc.name, " ", "_")+".hcl", tc.body)

@@ -1,6 +1,7 @@
 package paperbell
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/bellsync/bellsync/providers"
@@ -47,8 +48,9 @@ func New(body hcl.Body, env providers.Env) (providers.Provider, hcl.Diagnostics)
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid Paperbell base URL",
-					Detail:   "The base_url " + err.Error() + ". Paperbell has no public API address, so give the URL of your API (https), or of the emulator on a loopback address (http is allowed only there).",
-					Subject:  a.Expr.Range().Ptr(),
+					Detail: fmt.Sprintf("The Paperbell base_url is not usable: %s. Paperbell has no public API address, so give the URL "+
+						"of your API (https), or of the emulator on a loopback address (http is allowed only there).", err),
+					Subject: a.Expr.Range().Ptr(),
 				})
 			} else {
 				cfg.BaseURL = s
