@@ -372,3 +372,18 @@ func TestPlural(t *testing.T) {
 		t.Errorf("validate printed %q, want %q", out, want)
 	}
 }
+
+// TestApplyParallelismRefused: -parallelism below 1 is refused before
+// anything is read; 0 used to mean the default and -5 was taken silently.
+func TestApplyParallelismRefused(t *testing.T) {
+	h := newSeededHarness(t, demoConfig, smallSeed(t, 5, 0))
+	for _, n := range []string{"0", "-5"} {
+		code, out, errs := h.bellsync("apply", "-config", h.config, "-auto-approve", "-parallelism", n)
+		if code != exitError || out != "" || !strings.Contains(errs, "-parallelism must be at least 1, got "+n) {
+			t.Errorf("apply -parallelism %s: exit %d, want %d with a clear error and no plan\nstdout:\n%s\nstderr:\n%s", n, code, exitError, tail(out, 5), errs)
+		}
+	}
+	if got := h.pb.Stats().Requests; len(got) != 0 {
+		t.Errorf("a refused apply called Paperbell: %v", got)
+	}
+}

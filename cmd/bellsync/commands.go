@@ -190,13 +190,18 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 	c.register(fs)
 	auto := fs.Bool("auto-approve", false, "apply without asking for confirmation")
 	wait := fs.Bool("lock-wait", false, "wait for another apply on the same state to finish instead of failing")
-	workers := fs.Int("parallelism", 4, "changes written at once")
+	workers := fs.Int("parallelism", 4, "changes written at once (at least 1)")
 	allowMass := fs.Bool("allow-mass-delete", false, "apply even when the plan deletes more than max_deletes allows")
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
 	if fs.NArg() > 1 {
 		return errorf(io, "apply takes at most one plan file, got %d arguments (flags go before the plan file: bellsync apply -auto-approve FILE)", fs.NArg())
+	}
+	if *workers < 1 {
+		// The engine reads 0 as its default, which is not what
+		// "-parallelism 0" says; refused before anything is read.
+		return errorf(io, "-parallelism must be at least 1, got %d", *workers)
 	}
 	ws, ok := open(ctx, c, io, false)
 	if !ok {

@@ -188,13 +188,32 @@ func Listen(ctx context.Context, addr string) (net.Listener, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen on %s: the address is already in use (another bellsync run, or another program); "+
-			"stop it, or choose another address with -listen or webhooks { listen = ... }: %w", addr, err)
+		return nil, &listenError{err: err, msg: fmt.Sprintf("listen on %s: the address is already in use (another bellsync run, or another program); "+
+			"stop it, or choose another address with -listen or webhooks { listen = ... }", addr)}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, &listenError{err: err, msg: fmt.Sprintf("listen on %s: %v", addr, opCause(err))}
 	}
 	return ln, nil
+}
+
+// listenError words a listen failure once: net's own text ("listen tcp
+// ADDR: bind: ...") would name the address a second time.
+type listenError struct {
+	err error
+	msg string
+}
+
+func (e *listenError) Error() string { return e.msg }
+func (e *listenError) Unwrap() error { return e.err }
+
+// opCause is what a *net.OpError says without its operation and address.
+func opCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
 }
 
 // answer is the JSON body of every webhook reply.

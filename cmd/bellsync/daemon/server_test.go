@@ -3,12 +3,14 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -423,5 +425,25 @@ func TestListenPortTaken(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+	if n := strings.Count(err.Error(), addr); n != 1 {
+		t.Errorf("error %q names the address %d times, want once", err, n)
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("error %q does not wrap EADDRINUSE", err)
+	}
+}
+
+// TestListenOtherError: any other failure names the address once too.
+func TestListenOtherError(t *testing.T) {
+	// A documentation address (RFC 5737) is on no local interface, so
+	// binding fails without anything sent anywhere.
+	const addr = "192.0.2.1:8080"
+	_, err := Listen(context.Background(), addr)
+	if err == nil {
+		t.Skip("this host has 192.0.2.1 on an interface")
+	}
+	if n := strings.Count(err.Error(), "192.0.2.1"); n != 1 || !strings.HasPrefix(err.Error(), "listen on "+addr+": ") {
+		t.Errorf("error %q, want it to start with the address and name it once", err)
 	}
 }
