@@ -100,7 +100,8 @@ func Open(ctx context.Context, opts Options) (*Workspace, hcl.Diagnostics) {
 				Subject: pb.TypeRange.Ptr()})
 			continue
 		}
-		p, pdiags := factory(pb.Body, providers.Env{EvalContext: evalCtx, Logger: log.With("provider", pb.Type),
+		// Providers name themselves in their log lines.
+		p, pdiags := factory(pb.Body, providers.Env{EvalContext: evalCtx, Logger: log,
 			HTTPClient: opts.HTTPClient, BaseDir: cfg.BaseDir, Tokens: tokens})
 		diags = append(diags, pdiags...)
 		if p != nil && !pdiags.HasErrors() {

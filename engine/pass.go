@@ -149,7 +149,7 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 		return schedule.Result{Kind: kind, Started: start, Ended: ws.now()}, classify(readErr)
 	}
 	held := holdBackDeletes(p)
-	res, err := apply.Apply(ctx, p, apply.Options{RunID: runID, Sides: ws.sides(), Store: ws.Store, Binder: binder{ws},
+	res, err := apply.Apply(ctx, p, apply.Options{RunID: runID, Sides: ws.sides(), Store: ws.Store, Binder: binder{ws}, Hooks: apply.LogHooks(ws.log, nil),
 		Now: ws.now, Linked: linked})
 	res.Errors = append(res.Errors, held...)
 	ws.finishRun(ctx, run, res, err)

@@ -289,7 +289,7 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		}
 	}
 	aopts := apply.Options{RunID: runID, Sides: ws.sides(), Store: ws.Store, Binder: binder{ws},
-		Hooks: opts.Hooks, CheckStale: opts.Saved, Workers: opts.Workers, Now: ws.now, Linked: linked, Current: current,
+		Hooks: apply.LogHooks(ws.log, opts.Hooks), CheckStale: opts.Saved, Workers: opts.Workers, Now: ws.now, Linked: linked, Current: current,
 		AllowMassDelete: opts.AllowMassDelete}
 	res, err := apply.Apply(ctx, p, aopts)
 	res.Errors = append(res.Errors, held...)
