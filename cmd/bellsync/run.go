@@ -124,8 +124,14 @@ func runDaemon(ctx context.Context, ws *engine.Workspace, f runFlags, log *slog.
 	if err != nil {
 		return err
 	}
+	var location string
+	if p, ok := ws.Provider("ghl"); ok {
+		if l, ok := p.(interface{ LocationID() string }); ok {
+			location = l.LocationID()
+		}
+	}
 	srv, err := daemon.New(daemon.Options{Store: store, Queue: sched, GHLEd25519: wh.GHLPublicKey, GHLRSA: wh.GHLRSAPublicKey,
-		PaperbellSecret: wh.PaperbellSecret, MaxBody: wh.MaxBody, PathPrefix: wh.PathPrefix,
+		GHLLocationID: location, PaperbellSecret: wh.PaperbellSecret, MaxBody: wh.MaxBody, PathPrefix: wh.PathPrefix,
 		Logger: log.With("component", "webhooks"), Metrics: metrics})
 	if err != nil {
 		return err

@@ -10,7 +10,8 @@
 // # Answers
 //
 //	POST PREFIX/ghl
-//	  200  accepted (persisted and queued), or authentic but ignored
+//	  200  accepted (persisted and queued), or authentic but ignored (an
+//	       event type bellsync does not act on, or another location)
 //	  400  signed, but not a JSON event (no type, no webhookId, ...)
 //	  401  unsigned, bad signature, or stale (timestamp over 5 minutes old)
 //	  405  not a POST
@@ -44,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bellsync/bellsync/engine/config"
 	"github.com/bellsync/bellsync/engine/schedule"
 	"github.com/bellsync/bellsync/engine/state"
 	"github.com/bellsync/bellsync/providers/ghl/webhook"
@@ -89,6 +91,10 @@ type Options struct {
 	// GHL publishes.
 	GHLEd25519 ed25519.PublicKey
 	GHLRSA     *rsa.PublicKey
+	// GHLLocationID is the location the config syncs. A signed event
+	// about another location (an app installed on several) is answered
+	// 200 and ignored; "" takes every location.
+	GHLLocationID string
 	// PaperbellSecret authenticates Zap deliveries; zero turns the route
 	// off (404).
 	PaperbellSecret secret.String
@@ -300,11 +306,21 @@ func (s *Server) ghl(w http.ResponseWriter, r *http.Request) {
 	id, parent := ev.RecordID()
 	pe := state.WebhookEvent{Source: source, WebhookID: ev.WebhookID, Type: ev.Type, Provider: "ghl",
 		Kind: ev.RecordKind(), RecordID: id, ParentID: parent, Deleted: ev.IsDelete(), ReceivedAt: s.opts.Now()}
-	if !ev.Known() || id == "" {
+	var why string
+	switch {
+	case !ev.Known() || id == "":
 		// Still recorded as seen, so a replay of it is a replay.
 		pe.Status = state.EventIgnored
+	case s.opts.GHLLocationID != "" && ev.LocationID != "" && ev.LocationID != s.opts.GHLLocationID:
+		// Authentic, but about a location this config does not sync: the
+		// id would be looked up in ours. Answered 2xx so GHL does not
+		// retry, and said at info, as it is likely a second install of
+		// the app pointed at this daemon. An event without a locationId
+		// is taken: it is read through our location's API either way.
+		pe.Status = state.EventIgnored
+		why = "the event is about location " + ev.LocationID + ", not " + s.opts.GHLLocationID
 	}
-	s.take(ctx, w, source, pe, schedule.Hint{Provider: "ghl", Kind: pe.Kind, ID: id, ParentID: parent, Deleted: pe.Deleted})
+	s.take(ctx, w, source, pe, schedule.Hint{Provider: "ghl", Kind: pe.Kind, ID: id, ParentID: parent, Deleted: pe.Deleted}, why)
 }
 
 func (s *Server) paperbell(w http.ResponseWriter, r *http.Request) {
@@ -342,13 +358,25 @@ func (s *Server) paperbell(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, source, "error", http.StatusBadRequest, "client fields cannot be encoded")
 		return
 	}
+	if raw, _ := ev.Client["email"].(string); raw != "" {
+		if _, _, err := config.NormalizeEmail(raw); err != nil {
+			// Still taken (the Zap did its job, and a 4xx would make
+			// Zapier pause it), but said now: the email is how the client
+			// is found and matched, and a record that cannot be matched
+			// is left alone without another word from the reconcile.
+			s.log.Warn("Paperbell client in a Zap event has an invalid email; syncs that find or match it by email will leave it alone",
+				"source", source, "client_id", ev.ClientID, "field", "client.email", "err", err)
+		}
+	}
 	pe := state.WebhookEvent{Source: source, Type: ev.Kind, Provider: "paperbell", Kind: "contacts",
 		RecordID: ev.ClientID, Fields: fields, ReceivedAt: s.opts.Now()}
-	s.take(r.Context(), w, source, pe, schedule.Hint{Provider: "paperbell", Kind: "contacts", ID: ev.ClientID, Fields: ev.Client})
+	s.take(r.Context(), w, source, pe, schedule.Hint{Provider: "paperbell", Kind: "contacts", ID: ev.ClientID, Fields: ev.Client}, "")
 }
 
-// take persists an authentic event, queues its hint and answers.
-func (s *Server) take(ctx context.Context, w http.ResponseWriter, source string, pe state.WebhookEvent, h schedule.Hint) {
+// take persists an authentic event, queues its hint and answers. why,
+// for an ignored event, is logged at info; without it an ignored event
+// (a type bellsync does not act on) is only a debug line.
+func (s *Server) take(ctx context.Context, w http.ResponseWriter, source string, pe state.WebhookEvent, h schedule.Hint, why string) {
 	seq, dup, err := s.opts.Store.PutWebhookEvent(ctx, pe)
 	switch {
 	case err != nil:
@@ -358,6 +386,10 @@ func (s *Server) take(ctx context.Context, w http.ResponseWriter, source string,
 	case dup:
 		s.log.Debug("webhook rejected", "source", source, "outcome", "replayed", "webhook_id", pe.WebhookID)
 		s.reply(w, source, "replayed", http.StatusConflict, "replayed")
+		return
+	case pe.Status == state.EventIgnored && why != "":
+		s.log.Info("webhook ignored", "source", source, "type", pe.Type, "id", pe.RecordID, "webhook_id", pe.WebhookID, "reason", why)
+		s.reply(w, source, "ignored", http.StatusOK, "")
 		return
 	case pe.Status == state.EventIgnored:
 		s.log.Debug("webhook ignored", "source", source, "type", pe.Type)
@@ -443,6 +475,14 @@ func (h hooks) PassDone(ctx context.Context, kind schedule.PassKind, res schedul
 func (h hooks) HintDone(ctx context.Context, hint schedule.Hint, refs []int64, res schedule.Result, err error, final bool) {
 	s := h.s
 	var lat []time.Duration
+	if len(res.Errors) > 0 {
+		// A reconcile can succeed as a whole and still fail records (a
+		// write refused, a record left alone): nothing else logs these,
+		// and the sender was told 200 long ago.
+		email, _ := hint.Fields["email"].(string)
+		s.log.Warn("webhook reconcile left problems", "provider", hint.Provider, "kind", hint.Kind, "id", hint.ID,
+			"email", email, "run", res.RunID, "errors", res.Errors)
+	}
 	if final {
 		status, text := state.EventDone, ""
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -74,6 +75,7 @@ type fixture struct {
 	store *state.SQLite
 	good  webhook.Signer // the keys the server trusts
 	other webhook.Signer // someone else's
+	log   *bytes.Buffer  // the server's log, at debug
 }
 
 const zapSecret = "zap-shared-secret"
@@ -91,12 +93,14 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { st.Close() })
 	q := &fakeQueue{}
 	ed, rsaPub := pair[0].Public()
-	srv, err := New(Options{Store: st, Queue: q, GHLEd25519: ed, GHLRSA: rsaPub, MaxBody: 4096,
-		PaperbellSecret: secret.New(zapSecret), Now: func() time.Time { return now }})
+	var log bytes.Buffer
+	srv, err := New(Options{Store: st, Queue: q, GHLEd25519: ed, GHLRSA: rsaPub, GHLLocationID: "LOC1", MaxBody: 4096,
+		PaperbellSecret: secret.New(zapSecret), Now: func() time.Time { return now },
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, srv: srv, queue: q, store: st, good: pair[0], other: pair[1]}
+	return &fixture{t: t, srv: srv, queue: q, store: st, good: pair[0], other: pair[1], log: &log}
 }
 
 func (f *fixture) post(path string, hdr http.Header, body []byte) *httptest.ResponseRecorder {
@@ -188,6 +192,19 @@ func TestGHLWebhook(t *testing.T) {
 			sign: func(f *fixture, b []byte) http.Header { return f.good.Sign(b) },
 		},
 		{
+			// Answered 2xx, so GHL does not retry, but neither queued nor
+			// left pending.
+			name: "authentic but about another location", want: 200, outcome: "ignored",
+			body: bytes.Replace(ghlEvent("ContactUpdate", "C1", "wh-5", now), []byte(`"LOC1"`), []byte(`"LOC2"`), 1),
+			sign: func(f *fixture, b []byte) http.Header { return f.good.Sign(b) },
+		},
+		{
+			name: "no locationId is read through ours", want: 200, outcome: "accepted",
+			body:      bytes.Replace(ghlEvent("ContactUpdate", "C1", "wh-6", now), []byte(`"locationId":"LOC1",`), nil, 1),
+			sign:      func(f *fixture, b []byte) http.Header { return f.good.Sign(b) },
+			wantHints: []schedule.Hint{{Provider: "ghl", Kind: "contacts", ID: "C1"}},
+		},
+		{
 			name: "queue full", body: fresh, want: 429, outcome: "overloaded",
 			sign:   func(f *fixture, b []byte) http.Header { return f.good.Sign(b) },
 			before: func(f *fixture) { f.queue.err = schedule.ErrOverloaded },
@@ -221,6 +238,69 @@ func TestGHLWebhook(t *testing.T) {
 				t.Errorf("%d events persisted as pending, want %d", len(pending), tc.earlier+len(tc.wantHints))
 			}
 		})
+	}
+}
+
+// TestOtherLocationLogged: an event about another location is said at
+// info, naming the location, so a second install of the app is noticed.
+func TestOtherLocationLogged(t *testing.T) {
+	f := newFixture(t)
+	body := bytes.Replace(ghlEvent("ContactUpdate", "C1", "wh-7", now), []byte(`"LOC1"`), []byte(`"LOC2"`), 1)
+	if rec := f.post("/webhooks/ghl", f.good.Sign(body), body); rec.Code != 200 {
+		t.Fatalf("status %d, want 200", rec.Code)
+	}
+	want := `level=INFO msg="webhook ignored" source=ghl type=ContactUpdate id=C1 webhook_id=wh-7 reason="the event is about location LOC2, not LOC1"`
+	if !strings.Contains(f.log.String(), want) {
+		t.Errorf("log lacks\n%s\ngot:\n%s", want, f.log)
+	}
+	// A replay of it is still a replay.
+	if rec := f.post("/webhooks/ghl", f.good.Sign(body), body); rec.Code != 409 {
+		t.Errorf("replay: status %d, want 409", rec.Code)
+	}
+}
+
+// TestZapInvalidEmailWarned: a Zap event whose client email is invalid is
+// taken (a 4xx would make Zapier pause the Zap), but a warning names the
+// field and the value, since the reconcile will leave such a record alone.
+func TestZapInvalidEmailWarned(t *testing.T) {
+	f := newFixture(t)
+	body := []byte(`{"event":"new_client","client__email":"bad@@x","client__first_name":"Bad"}`)
+	if rec := f.post("/webhooks/paperbell", http.Header{zap.HeaderSecret: {zapSecret}}, body); rec.Code != 200 {
+		t.Fatalf("status %d, want 200; %s", rec.Code, rec.Body)
+	}
+	if len(f.queue.hints) != 1 {
+		t.Errorf("%d hints queued, want 1", len(f.queue.hints))
+	}
+	for _, want := range []string{"level=WARN", `field=client.email`, `invalid email address \"bad@@x\"`} {
+		if !strings.Contains(f.log.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, f.log)
+		}
+	}
+	good := []byte(`{"event":"new_client","client__email":"ann@example.com"}`)
+	f.log.Reset()
+	f.post("/webhooks/paperbell", http.Header{zap.HeaderSecret: {zapSecret}}, good)
+	if strings.Contains(f.log.String(), "WARN") {
+		t.Errorf("a valid email was warned about:\n%s", f.log)
+	}
+}
+
+// TestHintProblemsLogged: errors a reconcile reports for a hinted record,
+// though the reconcile itself succeeded, reach the log at warn with the
+// record they concern.
+func TestHintProblemsLogged(t *testing.T) {
+	f := newFixture(t)
+	h := schedule.Hint{Provider: "paperbell", Kind: "contacts", Fields: map[string]any{"email": "bad@@x"}}
+	res := schedule.Result{RunID: "r1", Errors: []string{`sync.contacts ghl.contacts: invalid email address "bad@@x"`}}
+	f.srv.Hooks().HintDone(context.Background(), h, nil, res, nil, true)
+	for _, want := range []string{"level=WARN", "provider=paperbell", "kind=contacts", "email=bad@@x", "run=r1", `invalid email address`} {
+		if !strings.Contains(f.log.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, f.log)
+		}
+	}
+	f.log.Reset()
+	f.srv.Hooks().HintDone(context.Background(), h, nil, schedule.Result{RunID: "r2"}, nil, true)
+	if strings.Contains(f.log.String(), "WARN") {
+		t.Errorf("a clean reconcile was warned about:\n%s", f.log)
 	}
 }
 
