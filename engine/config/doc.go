@@ -11,12 +11,22 @@
 // A config has these top-level blocks; anything else is an error, with a
 // suggestion when the name is a near miss:
 //
-//	state { backend = "sqlite"  path = ".bellsync/state.db" }
+//	state {
+//	  backend = "sqlite"
+//	  path    = ".bellsync/state.db"
+//	}
 //	provider "ghl" { ... }
 //	provider "paperbell" { ... }
 //	sync "contacts" { ... }
-//	schedule { cron = "*/15 * * * *"  time_zone = "UTC"  full_every = "24h" }
-//	webhooks { listen = "127.0.0.1:8080"  ... }
+//	schedule {
+//	  cron       = "*/15 * * * *"
+//	  time_zone  = "UTC"
+//	  full_every = "24h"
+//	}
+//	webhooks {
+//	  listen = "127.0.0.1:8080"
+//	  ...
+//	}
 //
 // state is optional; the default is the SQLite file .bellsync/state.db in
 // the directory of the config, and a relative path is read from there too.
