@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // exampleEnv is what the shipped configs read beyond the harness's
@@ -149,5 +150,46 @@ func TestNotesBackfillExample(t *testing.T) {
 		if was, ok := before[c.ID]; ok && was != c.FirstName+"\x00"+c.LastName+"\x00"+c.Email+"\x00"+c.Phone {
 			t.Errorf("existing client %s was rewritten: %q -> %q %q %q %q", c.ID, was, c.FirstName, c.LastName, c.Email, c.Phone)
 		}
+	}
+}
+
+// TestWelcomeTaskDueAfterCreation: the shipped welcome task is due three
+// days after its client was created, whatever the GHL contact's age: its
+// due_date reads target.created_at, the client just made. With
+// source.dateAdded, a contact from years before the first sync got a task
+// due years ago.
+func TestWelcomeTaskDueAfterCreation(t *testing.T) {
+	for _, config := range []string{"../../examples/full/sync.hcl", "../../sync.hcl.example"} {
+		t.Run(filepath.Base(config), func(t *testing.T) {
+			h := newSeededHarness(t, config, smallSeed(t, 8, 0))
+			for k, v := range exampleEnv(t) {
+				h.env[k] = v
+				t.Setenv(k, v)
+			}
+			before := map[string]bool{}
+			for _, c := range h.pb.Clients() {
+				before[c.ID] = true
+			}
+			h.mustRun(0, "apply", "-config", config, "-auto-approve")
+			n := 0
+			for _, c := range h.pb.Clients() {
+				if before[c.ID] {
+					continue
+				}
+				for _, tk := range h.pb.Tasks(c.ID) {
+					if !strings.HasPrefix(tk.Title, "Welcome ") {
+						continue
+					}
+					n++
+					want := c.CreatedAt.Add(72 * time.Hour)
+					if tk.DueDate == nil || tk.DueDate.Sub(want).Abs() > time.Second {
+						t.Errorf("client %s created %s: welcome task due %v, want %s", c.ID, c.CreatedAt, tk.DueDate, want)
+					}
+				}
+			}
+			if n == 0 {
+				t.Fatal("the apply created no welcome task to check")
+			}
+		})
 	}
 }

@@ -68,20 +68,25 @@ sync "contacts" {
   }
 
   # A contact deleted in GHL archives its Paperbell client (history kept);
-  # a client deleted in Paperbell tags its GHL contact.
+  # a client deleted in Paperbell tags its GHL contact. The tags go to the
+  # survivor on either side wherever it has tags, the archived client too,
+  # so the tag names neither system.
   on_delete   = "suspend"
   max_deletes = "10%"
   suspend {
     archive  = true
-    tags_add = ["paperbell-deleted"]
+    tags_add = ["bellsync-suspended"]
   }
 
-  # Once per new client, ever: a welcome onboarding task in Paperbell.
+  # Once per new client, ever: a welcome onboarding task in Paperbell, due
+  # three days after the client was created (`target` is the new client).
+  # timeadd(source.dateAdded, "72h") would count from the GHL contact's
+  # creation instead, a date long past for contacts older than the sync.
   on_create {
     create "paperbell" "tasks" {
       title       = "Welcome ${coalesce(source.firstName, "new client")}"
       description = "Onboarding call and intake form."
-      due_date    = timeadd(source.dateAdded, "72h")
+      due_date    = timeadd(target.created_at, "72h")
       status      = "open"
     }
   }
