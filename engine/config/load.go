@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -356,11 +359,11 @@ func decodeWebhooks(block *hcl.Block, evalCtx *hcl.EvalContext) (*Webhooks, hcl.
 		v, vDiags := staticString(attr, evalCtx)
 		diags = append(diags, vDiags...)
 		if !vDiags.HasErrors() {
-			if _, _, err := net.SplitHostPort(v); err != nil {
+			if err := checkListen(v); err != nil {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid listen address",
-					Detail:   fmt.Sprintf("%q is not a host:port address. Use a value such as \"127.0.0.1:8080\" or \":8080\".", v),
+					Detail:   fmt.Sprintf("%q is not a host:port address to listen on: %s. Use a value such as \"127.0.0.1:8080\" or \":8080\".", v, err),
 					Subject:  attr.Expr.Range().Ptr(),
 				})
 			} else {
@@ -370,6 +373,54 @@ func decodeWebhooks(block *hcl.Block, evalCtx *hcl.EvalContext) (*Webhooks, hcl.
 	}
 	diags = append(diags, decodeWebhookSettings(wh, remain, evalCtx)...)
 	return wh, diags
+}
+
+// checkListen accepts what the daemon can listen on, so that a port out
+// of range or a malformed host fails validate at its line instead of the
+// daemon at start-up: an empty host (every interface), an IP address
+// (IPv6 in brackets, optionally with a zone) or a host name, and a port
+// number from 0 to 65535.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("it has no port, or more than one colon outside brackets")
+	}
+	if port == "" || strings.Trim(port, "0123456789") != "" {
+		return fmt.Errorf("the port %q is not a number", port)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n > 65535 {
+		return fmt.Errorf("the port %s is not between 0 and 65535", port)
+	}
+	if host == "" {
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !validHostname(host) {
+		return fmt.Errorf("the host %q is neither an IP address nor a host name", host)
+	}
+	return nil
+}
+
+// validHostname is the DNS label syntax: letters, digits and hyphens,
+// labels of 1 to 63 characters not starting or ending with a hyphen.
+func validHostname(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Format rewrites config source in the canonical layout, for `bellsync

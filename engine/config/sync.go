@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -336,18 +337,35 @@ func decodeMaxDeletes(attr *hcl.Attribute, evalCtx *hcl.EvalContext) (string, hc
 	}
 	v = strings.TrimSpace(v)
 	m := maxDeletesPattern.FindStringSubmatch(v)
-	valid := m != nil
-	if valid && m[2] == "%" {
-		n, err := strconv.Atoi(m[1])
-		valid = err == nil && n <= 100
-	}
-	if !valid {
+	if m == nil {
 		return "", hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid max_deletes",
 			Detail: fmt.Sprintf("max_deletes is a count of records, such as 25, "+
 				"or a percentage of the target records up to 100%%, such as \"10%%\"; %q is neither. "+
 				"Change it to one of those forms.", v),
+			Subject: attr.Expr.Range().Ptr(),
+		}}
+	}
+	// DeleteLimit parses the number again with strconv.Atoi, so what is
+	// accepted here must fit an int: a count too large would otherwise
+	// load and then fail the plan with no line to point at.
+	n, err := strconv.Atoi(m[1])
+	switch {
+	case m[2] == "%" && (err != nil || n > 100):
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid max_deletes",
+			Detail: fmt.Sprintf("A max_deletes percentage is between 0%% and 100%% of the target records, but it is %s. "+
+				"Use a value such as \"10%%\".", v),
+			Subject: attr.Expr.Range().Ptr(),
+		}}
+	case err != nil:
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid max_deletes",
+			Detail: fmt.Sprintf("max_deletes = %s is more records than bellsync can count (at most %d). "+
+				"Use a smaller count, or a percentage such as \"100%%\" to allow deleting everything.", v, math.MaxInt),
 			Subject: attr.Expr.Range().Ptr(),
 		}}
 	}

@@ -146,3 +146,53 @@ path_prefix = "hooks"`,
 		})
 	}
 }
+
+// TestListen: the daemon's address is checked at load, so a port out of
+// range or a host that cannot be one fails validate at its line rather
+// than `bellsync run` at start-up.
+func TestListen(t *testing.T) {
+	for _, tc := range []struct {
+		listen string
+		want   string // "" for valid, else a part of the detail
+	}{
+		{listen: "127.0.0.1:8080"},
+		{listen: ":8080"},
+		{listen: "0.0.0.0:0"},
+		{listen: "0.0.0.0:65535"},
+		{listen: "localhost:8080"},
+		{listen: "bellsync.internal.example:443"},
+		{listen: "[::1]:8080"},
+		{listen: "[fe80::1%eth0]:8080"},
+		{listen: "0.0.0.0:99999", want: "the port 99999 is not between 0 and 65535"},
+		{listen: "0.0.0.0:65536", want: "not between 0 and 65535"},
+		{listen: "0.0.0.0:999999999999999999999", want: "not between 0 and 65535"},
+		{listen: "0.0.0.0:-1", want: `the port "-1" is not a number`},
+		{listen: "0.0.0.0:http", want: `the port "http" is not a number`},
+		{listen: "127.0.0.1:", want: `the port "" is not a number`},
+		{listen: "8080", want: "it has no port"},
+		{listen: "::1:8080", want: "it has no port"},
+		{listen: "bad_host!:8080", want: `the host "bad_host!" is neither an IP address nor a host name`},
+		{listen: "-x.example:8080", want: "neither an IP address nor a host name"},
+		{listen: "300.1.1.1.1:8080", want: ""}, // a legal, if odd, host name
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			src := "webhooks {\n  listen = " + strconv.Quote(tc.listen) + "\n}\n"
+			cfg, diags := Parse("sync.hcl", []byte(src))
+			if tc.want == "" {
+				if diags.HasErrors() {
+					t.Fatalf("want valid, got %s", diags.Error())
+				}
+				if cfg.Webhooks.Listen != tc.listen {
+					t.Errorf("Listen = %q, want %q", cfg.Webhooks.Listen, tc.listen)
+				}
+				return
+			}
+			if len(diags) != 1 || diags[0].Summary != "Invalid listen address" || !strings.Contains(diags[0].Detail, tc.want) {
+				t.Fatalf("want one Invalid listen address containing %q, got %s", tc.want, diags.Error())
+			}
+			if r := diags[0].Subject; r == nil || r.Start.Line != 2 || r.Start.Column != 12 {
+				t.Errorf("diagnostic at %v, want sync.hcl:2:12", r)
+			}
+		})
+	}
+}

@@ -21,3 +21,33 @@ sync "c" {
   on_delete   = "archive" # ERROR: Invalid delete policy
   max_deletes = 2.5 # ERROR: Invalid max_deletes
 }
+
+sync "d" {
+  source      = ghl.contacts
+  target      = paperbell.contacts
+  max_deletes = 99999999999999999999999 # ERROR: Invalid max_deletes
+}
+
+sync "e" {
+  source      = ghl.contacts
+  target      = paperbell.contacts
+  max_deletes = "99999999999999999999999%" # ERROR: Invalid max_deletes
+}
+
+sync "f" {
+  source      = ghl.contacts
+  target      = paperbell.contacts
+  max_deletes = -1 # ERROR: Invalid max_deletes
+}
+
+sync "g" {
+  source      = ghl.contacts
+  target      = paperbell.contacts
+  max_deletes = "0%"
+}
+
+sync "h" {
+  source      = ghl.contacts
+  target      = paperbell.contacts
+  max_deletes = 0
+}
