@@ -188,6 +188,30 @@ func TestKilledApplyRerunMakesNoDuplicates(t *testing.T) {
 	h.mustRun(0, "plan", "-config", h.config, "-detailed-exitcode")
 }
 
+// editedPlan saves a plan of the harness's config, lets edit change its
+// JSON, and writes it back, returning its path.
+func (h *harness) editedPlan(t *testing.T, edit func(doc map[string]any)) string {
+	t.Helper()
+	planFile := filepath.Join(h.dir, "p.plan")
+	h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
+	data, err := os.ReadFile(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	edit(doc)
+	if data, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(planFile, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return planFile
+}
+
 // TestSwappedPlanLinksAreRefused: a saved plan edited so that two links
 // pair the wrong records is refused whole, whether only the ids were
 // swapped or the recorded records and fingerprints went with them.
@@ -204,42 +228,29 @@ func TestSwappedPlanLinksAreRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, demoConfig)
-			planFile := filepath.Join(h.dir, "p.plan")
-			h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
-			data, err := os.ReadFile(planFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc map[string]any
-			if err := json.Unmarshal(data, &doc); err != nil {
-				t.Fatal(err)
-			}
-			var links []map[string]any
-			for _, c := range doc["changes"].([]any) {
-				if ch := c.(map[string]any); ch["action"] == "link" {
-					links = append(links, ch)
+			var a map[string]any
+			planFile := h.editedPlan(t, func(doc map[string]any) {
+				var links []map[string]any
+				for _, c := range doc["changes"].([]any) {
+					if ch := c.(map[string]any); ch["action"] == "link" {
+						links = append(links, ch)
+					}
 				}
-			}
-			if len(links) < 2 {
-				t.Fatal("the plan has fewer than two links to swap")
-			}
-			a, b := links[0], links[1]
-			for _, k := range tc.keys {
-				if k == "extra.target" {
-					ea := a["extra"].(map[string]any)["value"].(map[string]any)
-					eb := b["extra"].(map[string]any)["value"].(map[string]any)
-					ea["target"], eb["target"] = eb["target"], ea["target"]
-					continue
+				if len(links) < 2 {
+					t.Fatal("the plan has fewer than two links to swap")
 				}
-				a[k], b[k] = b[k], a[k]
-			}
-			edited, err := json.Marshal(doc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(planFile, edited, 0o600); err != nil {
-				t.Fatal(err)
-			}
+				var b map[string]any
+				a, b = links[0], links[1]
+				for _, k := range tc.keys {
+					if k == "extra.target" {
+						ea := a["extra"].(map[string]any)["value"].(map[string]any)
+						eb := b["extra"].(map[string]any)["value"].(map[string]any)
+						ea["target"], eb["target"] = eb["target"], ea["target"]
+						continue
+					}
+					a[k], b[k] = b[k], a[k]
+				}
+			})
 			_, errs := h.mustRun(1, "apply", "-config", h.config, planFile)
 			if !strings.Contains(errs, "does not allow") || !strings.Contains(errs, tc.want) {
 				t.Errorf("stderr does not explain the refusal (want %q):\n%s", tc.want, errs)
@@ -262,38 +273,19 @@ func TestEditedPlanValuesAreRefused(t *testing.T) {
 	for _, action := range []string{"link", "create"} {
 		t.Run(action, func(t *testing.T) {
 			h := newHarness(t, demoConfig)
-			planFile := filepath.Join(h.dir, "p.plan")
-			h.mustRun(0, "plan", "-config", h.config, "-out", planFile)
-			data, err := os.ReadFile(planFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc map[string]any
-			if err := json.Unmarshal(data, &doc); err != nil {
-				t.Fatal(err)
-			}
-			edited := false
-			for _, c := range doc["changes"].([]any) {
-				ch := c.(map[string]any)
-				fields, _ := ch["fields"].([]any)
-				if ch["action"] != action || len(fields) == 0 {
-					continue
+			planFile := h.editedPlan(t, func(doc map[string]any) {
+				for _, c := range doc["changes"].([]any) {
+					ch := c.(map[string]any)
+					fields, _ := ch["fields"].([]any)
+					if ch["action"] != action || len(fields) == 0 {
+						continue
+					}
+					f := fields[0].(map[string]any)
+					f["new"] = map[string]any{"value": "attacker@evil.example", "type": "string"}
+					return
 				}
-				f := fields[0].(map[string]any)
-				f["new"] = map[string]any{"value": "attacker@evil.example", "type": "string"}
-				edited = true
-				break
-			}
-			if !edited {
 				t.Fatalf("the plan has no %s with fields to edit", action)
-			}
-			out, err := json.Marshal(doc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(planFile, out, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			})
 			_, errs := h.mustRun(1, "apply", "-config", h.config, planFile)
 			if !strings.Contains(errs, "does not allow") || !strings.Contains(errs, "is not what the config gives") {
 				t.Errorf("stderr does not explain the refusal:\n%s", errs)
