@@ -228,7 +228,6 @@ func TestSwappedPlanLinksAreRefused(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, demoConfig)
-			var a map[string]any
 			planFile := h.editedPlan(t, func(doc map[string]any) {
 				var links []map[string]any
 				for _, c := range doc["changes"].([]any) {
@@ -239,8 +238,7 @@ func TestSwappedPlanLinksAreRefused(t *testing.T) {
 				if len(links) < 2 {
 					t.Fatal("the plan has fewer than two links to swap")
 				}
-				var b map[string]any
-				a, b = links[0], links[1]
+				a, b := links[0], links[1]
 				for _, k := range tc.keys {
 					if k == "extra.target" {
 						ea := a["extra"].(map[string]any)["value"].(map[string]any)
