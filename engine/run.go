@@ -60,6 +60,7 @@ func (ws *Workspace) plan(ctx context.Context, unattended bool) (*plan.Plan, err
 			p.Warnings = append(p.Warnings, fmt.Sprintf("sync %q was not planned: %v", b.sync.Name, err))
 			continue
 		}
+		p.Warnings = append(p.Warnings, res.Warnings...)
 		sortChanges(res.Changes)
 		ws.dropFired(ctx, res.Changes)
 		p.Changes = append(p.Changes, res.Changes...)

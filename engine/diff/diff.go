@@ -74,6 +74,8 @@ type Result struct {
 	// it: children that vanished with their parent are the parent sync's
 	// business, not the child's.
 	Gone Gone
+	// Warnings are sync-wide notes for the plan.
+	Warnings []string
 }
 
 // Gone holds record ids by side.
@@ -113,7 +115,46 @@ func Plan(ctx context.Context, in Input) (Result, error) {
 	} else if sources, targets, err = d.read(ctx); err != nil {
 		return Result{}, err
 	}
-	return d.run(sources, targets), nil
+	var warnings []string
+	for _, side := range []struct {
+		recs *[]providers.Record
+		ref  config.Ref
+	}{{&sources, in.Sync.Source}, {&targets, in.Sync.Target}} {
+		var n int
+		if *side.recs, n = dedupe(*side.recs); n > 0 {
+			what := fmt.Sprintf("%d records", n)
+			if n == 1 {
+				what = "1 record"
+			}
+			warnings = append(warnings, fmt.Sprintf("sync %q: the %s listing returned %s more than once (paging over records that changed meanwhile?); each was diffed once, as last listed",
+				in.Sync.Name, side.ref, what))
+		}
+	}
+	res := d.run(sources, targets)
+	res.Warnings = warnings
+	return res, nil
+}
+
+// dedupe keeps one record per id, the last one listed (a later page saw
+// the record more recently), at its first position, and counts the
+// repeats. Diffing a record twice would report it as its own duplicate.
+func dedupe(recs []providers.Record) ([]providers.Record, int) {
+	at := make(map[string]int, len(recs))
+	out := recs[:0:0]
+	repeats := 0
+	for _, r := range recs {
+		if i, ok := at[r.ID]; ok && r.ID != "" {
+			out[i] = r
+			repeats++
+			continue
+		}
+		at[r.ID] = len(out)
+		out = append(out, r)
+	}
+	if repeats == 0 {
+		return recs, 0
+	}
+	return out, repeats
 }
 
 type differ struct {

@@ -335,3 +335,46 @@ func TestRecordObjectRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// repeating lists each record twice, the second time as edited, as a
+// paged listing over records that change meanwhile can.
+type repeating struct {
+	*providertest.Memory
+}
+
+func (r repeating) List(ctx context.Context, opts providers.ListOptions, fn func(providers.Record) error) error {
+	return r.Memory.List(ctx, opts, func(rec providers.Record) error {
+		if err := fn(rec); err != nil {
+			return err
+		}
+		again := rec
+		again.Fields = map[string]cty.Value{}
+		for k, v := range rec.Fields {
+			again.Fields[k] = v
+		}
+		again.Fields["name"] = cty.StringVal("Edited")
+		return fn(again)
+	})
+}
+
+// TestRepeatedRecordsInAListing: a record listed twice is diffed once, as
+// last listed, and the plan says so, rather than the record being
+// reported as an ambiguous duplicate of itself.
+func TestRepeatedRecordsInAListing(t *testing.T) {
+	sy, cfg := loadSync(t)
+	src, tgt := providertest.NewMemory(srcSchema), providertest.NewMemory(tgtSchema)
+	src.Put(rec("s1", "name", "Ann", "email", "a@x.com"))
+	res, err := Plan(context.Background(), Input{Sync: sy, Source: repeating{src}, Target: tgt, EvalContext: config.EvalContext(nil, cfg.BaseDir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]outcome{{Source: "s1", Action: "create", Fields: []string{"name", "email"}}}, summarize(res)); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	if got := res.Changes[0].Fields[0].New; got != cty.StringVal("Edited") {
+		t.Errorf("name planned from %#v, want the last listed version", got)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "returned 1 record more than once") {
+		t.Errorf("warnings = %q", res.Warnings)
+	}
+}
