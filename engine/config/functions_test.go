@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,4 +212,78 @@ func TestFunctionsIsolated(t *testing.T) {
 	if _, ok := Functions("b")["lower"]; !ok {
 		t.Error("deleting from one Functions map changed another")
 	}
+}
+
+// TestInvisibleCharacters: an address or number carrying a zero-width,
+// bidi-control or other invisible character looks like a person's real
+// one but is another identity (or, with a bidi override, shows digits it
+// does not hold), so the Go forms and the HCL functions refuse it with
+// the usual invalid-value error, and quote it with the character escaped.
+func TestInvisibleCharacters(t *testing.T) {
+	invisible := map[string]rune{
+		"zero-width space": 0x200B, "zero-width non-joiner": 0x200C, "zero-width joiner": 0x200D,
+		"word joiner": 0x2060, "byte order mark": 0xFEFF,
+		"LRE": 0x202A, "RLE": 0x202B, "PDF": 0x202C, "LRO": 0x202D, "RLO": 0x202E,
+		"LRI": 0x2066, "RLI": 0x2067, "FSI": 0x2068, "PDI": 0x2069,
+		"soft hyphen": 0x00AD, "left-to-right mark": 0x200E, "variation selector": 0xFE0F,
+		"hangul filler": 0x3164, "NUL": 0x00, "escape": 0x1B, "DEL": 0x7F, "C1 control": 0x9B,
+		"private use": 0xE000,
+	}
+	for name, r := range invisible {
+		t.Run(name, func(t *testing.T) {
+			for _, email := range []string{
+				"jane" + string(r) + "@example.com",
+				string(r) + "jane@example.com",
+				"jane@example.com" + string(r),
+			} {
+				if got, ok, err := NormalizeEmail(email); err == nil || ok {
+					t.Errorf("NormalizeEmail(%q) = %q, %v, %v; want an error", email, got, ok, err)
+				} else if !strings.Contains(err.Error(), "invalid email address") || strings.ContainsRune(err.Error(), r) {
+					t.Errorf("NormalizeEmail(%q) error = %v", email, err)
+				}
+				_, diags := evalExpr(t, "normalize_email("+hclQuote(email)+")", "")
+				if !diags.HasErrors() || !strings.Contains(diags.Error(), "invalid email address") {
+					t.Errorf("normalize_email(%q): %v", email, diags)
+				}
+			}
+			for _, phone := range []string{
+				"+1 415 555" + string(r) + "0190",
+				string(r) + "+14155550190",
+				"(415) 555-0190" + string(r),
+			} {
+				if got, ok, err := E164(phone, "US"); err == nil || ok {
+					t.Errorf("E164(%q) = %q, %v, %v; want an error", phone, got, ok, err)
+				} else if !strings.Contains(err.Error(), "invalid phone number") || strings.ContainsRune(err.Error(), r) {
+					t.Errorf("E164(%q) error = %q, want it to name the number with the character escaped", phone, err)
+				}
+			}
+		})
+	}
+	// Ordinary spacing is not invisible in this sense.
+	if got, _, err := NormalizeEmail("\u00a0Jane@Example.com\n"); err != nil || got != "jane@example.com" {
+		t.Errorf("NormalizeEmail with surrounding spaces = %q, %v", got, err)
+	}
+	if _, _, err := NormalizeEmail("jane\xff@example.com"); err == nil {
+		t.Error("NormalizeEmail accepted bytes that are not UTF-8")
+	}
+}
+
+// hclQuote writes s as an HCL string literal, every character outside
+// printable ASCII as a \u escape.
+func hclQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteRune('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r > 0x7e:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

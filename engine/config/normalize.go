@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 	"github.com/zclconf/go-cty/cty"
@@ -45,10 +47,53 @@ func NormalizeEmail(raw string) (email string, ok bool, err error) {
 	if s == "" {
 		return "", false, nil
 	}
-	if !validEmail(s) {
-		return "", false, fmt.Errorf("invalid email address %q", raw)
+	if hasInvisible(s) || !validEmail(s) {
+		return "", false, fmt.Errorf("invalid email address %s", quoteVisible(raw))
 	}
 	return s, true, nil
+}
+
+// hasInvisible reports characters that change what an identity is
+// without changing how it looks: zero-width and bidi controls (U+200B-D,
+// U+2060, U+FEFF, U+202A-E, U+2066-9 and the rest of category Cf), other
+// default-ignorable code points and variation selectors, control and
+// private-use characters, and bytes that are not UTF-8. An address that
+// carries one would become a second identity for the person it looks
+// like, or display as someone else's, so it is rejected rather than
+// stripped: stripping would silently merge two addresses that differ.
+func hasInvisible(s string) bool {
+	return strings.IndexFunc(s, invisible) >= 0
+}
+
+func invisible(r rune) bool {
+	return r == utf8.RuneError ||
+		unicode.Is(unicode.Cf, r) ||
+		unicode.Is(unicode.Co, r) ||
+		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
+		unicode.Is(unicode.Variation_Selector, r) ||
+		unicode.IsControl(r) && !unicode.IsSpace(r)
+}
+
+// quoteVisible is %q with every invisible character escaped as well,
+// including those Go counts as printable (U+3164, variation selectors),
+// so an error shows why a value that looks right is refused.
+func quoteVisible(s string) string {
+	q := strconv.Quote(s)
+	if strings.IndexFunc(q, invisible) < 0 {
+		return q
+	}
+	var b strings.Builder
+	for _, r := range q {
+		switch {
+		case !invisible(r):
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 // validEmail is deliberately a structural check, not RFC 5322: quoted local
@@ -163,6 +208,11 @@ func e164(raw, region string) (phone string, ok bool, err error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return "", false, nil
+	}
+	// The parser skips characters it does not know, so a bidi override
+	// would let a number display as other digits than it matches as.
+	if hasInvisible(s) {
+		return "", false, fmt.Errorf("invalid phone number %s: it contains an invisible or control character", quoteVisible(raw))
 	}
 	region = strings.ToUpper(strings.TrimSpace(region))
 	n, err := phonenumbers.Parse(s, region)
