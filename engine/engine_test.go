@@ -1022,6 +1022,31 @@ func TestUnattendedDeleteBudget(t *testing.T) {
 	}
 }
 
+// TestPassesNameSkippedRecords: a record a pass leaves alone (no
+// identifier here) is named in the pass's result, for the daemon to log,
+// without failing the pass or holding its cursors back.
+func TestPassesNameSkippedRecords(t *testing.T) {
+	h := newHarness(t)
+	h.open(contactsSync("", mapNameEmail, ""))
+	ac := h.a["contacts"]
+	put(ac, "a1", "", "name", "No Email")
+	for _, run := range []func() (schedule.Result, error){
+		func() (schedule.Result, error) {
+			return h.ws.Record(h.ctx, schedule.Hint{Provider: "a", Kind: "contacts", ID: "a1"})
+		},
+		func() (schedule.Result, error) { return h.ws.Pass(h.ctx, schedule.Full) },
+		func() (schedule.Result, error) { return h.ws.Pass(h.ctx, schedule.Incremental) },
+	} {
+		res, err := run()
+		if err != nil || len(res.Errors) > 0 {
+			t.Fatalf("pass: %v %v", err, res.Errors)
+		}
+		if len(res.Skipped) != 1 || !strings.Contains(res.Skipped[0], "no identifier") {
+			t.Errorf("%s pass: Skipped = %q, want the record without an email", res.Kind, res.Skipped)
+		}
+	}
+}
+
 // TestMassDeleteGuard: removing more linked records than max_deletes
 // allows blocks the plan; apply refuses it unless told to allow it.
 func TestMassDeleteGuard(t *testing.T) {

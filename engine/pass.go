@@ -34,8 +34,9 @@ var _ schedule.Reconciler = (*Workspace)(nil)
 func (ws *Workspace) Pass(ctx context.Context, kind schedule.PassKind) (schedule.Result, error) {
 	start := ws.now().UTC()
 	if kind == schedule.Full {
-		_, res, err := ws.Apply(ctx, nil, ApplyOptions{Kind: string(schedule.Full), LockWait: true, Unattended: true})
+		p, res, err := ws.Apply(ctx, nil, ApplyOptions{Kind: string(schedule.Full), LockWait: true, Unattended: true})
 		out := result(string(schedule.Full), start, ws.now(), res)
+		out.Skipped = skipped(p)
 		return out, classify(err)
 	}
 	return ws.incremental(ctx, start, nil)
@@ -65,6 +66,24 @@ func result(kind string, start, end time.Time, res apply.Result) schedule.Result
 	out := schedule.Result{Kind: kind, Counts: map[string]int{}, Errors: res.Errors, Started: start, Ended: end}
 	for k, v := range res.Counts {
 		out.Counts[string(k)] = v
+	}
+	return out
+}
+
+// skipped lists a plan's records left alone, with their problem.
+func skipped(p *plan.Plan) []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for _, ch := range p.Changes {
+		if ch.Action == plan.Skip {
+			who := ch.Label
+			if who == "" {
+				who = ch.Source.ID + ch.Target.ID
+			}
+			out = append(out, fmt.Sprintf("sync.%s %s: %s", ch.Sync, who, ch.Problem))
+		}
 	}
 	return out
 }
@@ -154,6 +173,7 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 	res.Errors = append(res.Errors, held...)
 	ws.finishRun(ctx, run, res, err)
 	out := result(kind, start, ws.now(), res)
+	out.RunID, out.Skipped = runID, skipped(p)
 	if err != nil {
 		return out, classify(err)
 	}

@@ -37,10 +37,14 @@ type Hint struct {
 
 // Result is what one reconcile did.
 type Result struct {
-	RunID   string
-	Kind    string // "incremental", "full", "webhook"
-	Counts  map[string]int
-	Errors  []string
+	RunID  string
+	Kind   string // "incremental", "full", "webhook"
+	Counts map[string]int
+	Errors []string
+	// Skipped names the records left alone and why (no identifier, an
+	// ambiguous identity): not failures of the run, but nothing would
+	// tell anyone otherwise.
+	Skipped []string
 	Started time.Time
 	Ended   time.Time
 }

@@ -509,7 +509,11 @@ func (s *Scheduler) pass(ctx context.Context, kind PassKind) {
 	elapsed := s.opts.Clock.Now().Sub(start)
 	switch {
 	case err == nil:
-		s.log.Info("pass done", "kind", kind, "run", res.RunID, "duration", elapsed, "counts", res.Counts)
+		s.log.Info("pass done", "kind", kind, "run", res.RunID, "duration", elapsed, "counts", res.Counts,
+			"errors", len(res.Errors), "skipped", len(res.Skipped))
+		if len(res.Errors) > 0 {
+			s.log.Warn("pass left errors", "kind", kind, "run", res.RunID, "errors", firstFew(res.Errors))
+		}
 	case ctx.Err() != nil:
 		s.log.Info("pass cancelled", "kind", kind, "run", res.RunID)
 	default:
@@ -586,7 +590,7 @@ func (s *Scheduler) hints(ctx context.Context) {
 		log := s.log.With("provider", h.Provider, "kind", h.Kind, "id", h.ID)
 		switch {
 		case err == nil:
-			log.Debug("hint reconciled", "run", res.RunID, "counts", res.Counts)
+			log.Debug("hint reconciled", "run", res.RunID, "counts", res.Counts, "errors", len(res.Errors), "skipped", len(res.Skipped))
 		case !final && ctx.Err() == nil:
 			log.Debug("hint failed, will retry", "attempt", attempts, "at", due, "err", err)
 		case !final:
@@ -607,4 +611,14 @@ func safely(f func() error) (err error) {
 		}
 	}()
 	return f()
+}
+
+// firstFew keeps log lines bounded: a pass can fail thousands of records
+// the same way, and `bellsync runs` has them all.
+func firstFew(msgs []string) []string {
+	const n = 10
+	if len(msgs) <= n {
+		return msgs
+	}
+	return append(msgs[:n:n], fmt.Sprintf("and %d more (see `bellsync runs`)", len(msgs)-n))
 }

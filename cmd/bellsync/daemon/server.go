@@ -475,13 +475,13 @@ func (h hooks) PassDone(ctx context.Context, kind schedule.PassKind, res schedul
 func (h hooks) HintDone(ctx context.Context, hint schedule.Hint, refs []int64, res schedule.Result, err error, final bool) {
 	s := h.s
 	var lat []time.Duration
-	if len(res.Errors) > 0 {
+	if len(res.Errors) > 0 || len(res.Skipped) > 0 {
 		// A reconcile can succeed as a whole and still fail records (a
 		// write refused, a record left alone): nothing else logs these,
 		// and the sender was told 200 long ago.
 		email, _ := hint.Fields["email"].(string)
 		s.log.Warn("webhook reconcile left problems", "provider", hint.Provider, "kind", hint.Kind, "id", hint.ID,
-			"email", email, "run", res.RunID, "errors", res.Errors)
+			"email", email, "run", res.RunID, "errors", res.Errors, "skipped", res.Skipped)
 	}
 	if final {
 		status, text := state.EventDone, ""
