@@ -46,8 +46,11 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.verbose, "v", false, "log API calls and per-record steps to stderr")
 }
 
+// logger logs at info by default: a plan against real rate limits can
+// read for minutes, and its listing progress (every few seconds, only
+// while a listing is slow) is what tells the user it is not hung.
 func (c *common) logger(io stdio) *slog.Logger {
-	level := slog.LevelWarn
+	level := slog.LevelInfo
 	if c.verbose {
 		level = slog.LevelDebug
 	}
