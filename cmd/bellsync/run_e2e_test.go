@@ -286,9 +286,10 @@ func TestRunWebhookE2E(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	hookURL := "http://" + addr + "/webhooks/ghl"
-	h := newWebhookHarness(t, hookURL, signer)
+	// The daemon listens on a port of its own; the emulator learns it
+	// once it is bound (a port picked in advance could be taken).
+	addr := "127.0.0.1:0"
+	h := newWebhookHarness(t, "", signer)
 	writeKeys(t, h.dir, signer)
 	cfg := writeConfig(t, h, "", quietSchedule+fmt.Sprintf(`
 webhooks {
@@ -299,6 +300,8 @@ webhooks {
 }
 `, addr))
 	d := startDaemon(t, h, true, "run", "-config", cfg, "-v")
+	hookURL := "http://" + d.addr + "/webhooks/ghl"
+	h.ghl.SetWebhookURL(hookURL)
 	if ev := d.waitPass(); ev.pass != schedule.Full || ev.err != nil {
 		t.Fatalf("first pass: %+v, want a successful full pass", ev)
 	}
@@ -419,7 +422,7 @@ sync "contacts" {
 // GHL contact; a wrong secret changes nothing.
 func TestRunZapE2E(t *testing.T) {
 	h := newHarness(t, "")
-	addr := freeAddr(t)
+	addr := "127.0.0.1:0"
 	cfg := writeConfig(t, h, twoWayContacts, quietSchedule+fmt.Sprintf(`
 webhooks {
   listen           = %q

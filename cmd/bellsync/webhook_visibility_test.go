@@ -17,7 +17,7 @@ import (
 // at warn; it used to say nothing beyond "hint reconciled counts=map[]".
 func TestRunZapInvalidEmailIsNamed(t *testing.T) {
 	h := newHarness(t, "")
-	addr := freeAddr(t)
+	addr := "127.0.0.1:0"
 	cfg := writeConfig(t, h, twoWayContacts, quietSchedule+fmt.Sprintf(`
 webhooks {
   listen           = %q
@@ -56,9 +56,10 @@ func TestRunGHLOtherLocationIgnored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	hookURL := "http://" + addr + "/webhooks/ghl"
-	h := newWebhookHarness(t, hookURL, signer)
+	// The daemon listens on a port of its own; the emulator learns it
+	// once it is bound (a port picked in advance could be taken).
+	addr := "127.0.0.1:0"
+	h := newWebhookHarness(t, "", signer)
 	writeKeys(t, h.dir, signer)
 	cfg := writeConfig(t, h, "", quietSchedule+fmt.Sprintf(`
 webhooks {
@@ -68,6 +69,8 @@ webhooks {
 }
 `, addr))
 	d := startDaemon(t, h, true, "run", "-config", cfg)
+	hookURL := "http://" + d.addr + "/webhooks/ghl"
+	h.ghl.SetWebhookURL(hookURL)
 	d.waitPass()
 	// The id is a contact of ours, so a reconcile would find it: only the
 	// location tells the event apart.

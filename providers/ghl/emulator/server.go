@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -131,6 +132,10 @@ type Server struct {
 	log    *slog.Logger
 	routes *http.ServeMux
 	mounts *http.ServeMux
+
+	// webhookURL is Options.WebhookURL, changeable while serving so a
+	// test can point it at a listener bound to a port of its own choosing.
+	webhookURL atomic.Pointer[string]
 
 	// ctl guards faults, rng, limiter state and stats.
 	ctl     sync.Mutex
@@ -592,4 +597,14 @@ func (s *Server) notFound(kind, id string) reply {
 		return reply{st, errBody(404, kind+" with id "+id+" not found", "Not Found")}
 	}
 	return reply{st, errBody(st, kind+" with id "+id+" not found", "")}
+}
+
+// SetWebhookURL changes where change events are posted; "" stops them.
+func (s *Server) SetWebhookURL(url string) { s.webhookURL.Store(&url) }
+
+func (s *Server) hookURL() string {
+	if u := s.webhookURL.Load(); u != nil {
+		return *u
+	}
+	return s.opts.WebhookURL
 }

@@ -25,7 +25,7 @@ var contactEventFields = []string{
 }
 
 func (s *Server) emitContact(c *call, typ string, ct Contact) {
-	if s.opts.WebhookURL == "" {
+	if s.hookURL() == "" {
 		return
 	}
 	ev := map[string]any{"type": typ, "locationId": ct.LocationID(), "id": ct.ID()}
@@ -41,7 +41,7 @@ func (s *Server) emitContact(c *call, typ string, ct Contact) {
 }
 
 func (s *Server) emitTask(c *call, typ string, t map[string]any, now time.Time) {
-	if s.opts.WebhookURL == "" {
+	if s.hookURL() == "" {
 		return
 	}
 	ev := map[string]any{"type": typ, "locationId": c.location, "dateAdded": formatTime(now)}
@@ -54,7 +54,7 @@ func (s *Server) emitTask(c *call, typ string, t map[string]any, now time.Time) 
 }
 
 func (s *Server) emitNote(c *call, typ string, n map[string]any) {
-	if s.opts.WebhookURL == "" {
+	if s.hookURL() == "" {
 		return
 	}
 	ev := map[string]any{"type": typ, "locationId": c.location}
@@ -118,7 +118,7 @@ func (s *Server) signatures(raw []byte) (http.Header, error) {
 }
 
 func (s *Server) post(ctx context.Context, raw []byte, hdr http.Header) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.WebhookURL, bytes.NewReader(raw))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.hookURL(), bytes.NewReader(raw))
 	if err != nil {
 		return fmt.Errorf("webhook request: %w", err)
 	}
