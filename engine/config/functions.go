@@ -45,7 +45,7 @@ func EvalContext(vars map[string]cty.Value, baseDir string) *hcl.EvalContext {
 // compact drops nulls as well as empty strings.
 func Functions(baseDir string) map[string]function.Function {
 	funcs := maps.Clone(fixedFunctions())
-	funcs["file"] = makeFileFunc(baseDir)
+	funcs["file"] = guarded(makeFileFunc(baseDir))
 	return funcs
 }
 
@@ -53,7 +53,7 @@ func Functions(baseDir string) map[string]function.Function {
 // directory. They are built once because the engine makes an evaluation
 // context per record.
 var fixedFunctions = sync.OnceValue(func() map[string]function.Function {
-	return map[string]function.Function{
+	funcs := map[string]function.Function{
 		// Strings.
 		"lower":         nullPassing(stdlib.LowerFunc),
 		"upper":         nullPassing(stdlib.UpperFunc),
@@ -119,6 +119,10 @@ var fixedFunctions = sync.OnceValue(func() map[string]function.Function {
 		"normalize_tags":  normalizeTagsFunc,
 		"nfc":             nfcFunc,
 	}
+	for name, f := range funcs {
+		funcs[name] = guarded(f)
+	}
+	return funcs
 })
 
 // nullPassing wraps a function whose first parameter is a string so that a
@@ -266,6 +270,7 @@ var envFunc = function.New(&function.Spec{
 		}
 		name := args[0].AsString()
 		if v, ok := os.LookupEnv(name); ok {
+			sensitive.add(v, fmt.Sprintf("env(%q)", name))
 			return cty.StringVal(v), nil
 		}
 		if len(args) == 2 {
@@ -294,6 +299,7 @@ func makeFileFunc(baseDir string) function.Function {
 			if !utf8.Valid(b) {
 				return cty.NilVal, fmt.Errorf("file %s is not valid UTF-8", args[0].AsString())
 			}
+			sensitive.add(string(b), fmt.Sprintf("file(%q)", args[0].AsString()))
 			return cty.StringVal(string(b)), nil
 		},
 	})

@@ -192,7 +192,7 @@ func Parse(filename string, src []byte) (*Config, hcl.Diagnostics) {
 	}
 	diags = append(diags, validateSyncRefs(cfg, providerByType, syncByName)...)
 	sortDiagnostics(diags)
-	return cfg, diags
+	return cfg, Redact(diags)
 }
 
 // sortDiagnostics puts diagnostics in source order, because checks that
