@@ -10,6 +10,8 @@ import (
 	"github.com/bellsync/bellsync/engine/diff"
 	"github.com/bellsync/bellsync/providers"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 )
 
 // bind resolves a sync's resources and checks everything that needs the
@@ -18,6 +20,12 @@ import (
 // parent syncs and on_create rules. Each problem is a diagnostic at the
 // line that causes it.
 func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding, hcl.Diagnostics) {
+	b, diags := ws.bindSync(sy, bound)
+	// The checks evaluate expressions that may call env() and file().
+	return b, config.Redact(diags)
+}
+
+func (ws *Workspace) bindSync(sy *config.Sync, bound map[string]*binding) (*binding, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	src, d := ws.resource(sy.Source)
 	diags = append(diags, d...)
@@ -45,6 +53,15 @@ func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding,
 		need(ss.Caps.Create, sy.Source, "create records")
 		need(ss.Caps.Update, sy.Source, "update records")
 	}
+	check := newValueCheck(ss, ts, ws.Config.BaseDir)
+	// refsOK checks an expression's field references, and says whether it
+	// is worth evaluating: one with a bad reference would only report it
+	// again.
+	refsOK := func(expr hcl.Expression) bool {
+		d := append(checkRefs(expr, "source", ss, sy.Source), checkRefs(expr, "target", ts, sy.Target)...)
+		diags = append(diags, d...)
+		return len(d) == 0
+	}
 	checkMap := func(ms []*config.Mapping, written providers.Schema, ref config.Ref) {
 		for _, m := range ms {
 			f, ok := written.Field(m.Field)
@@ -55,15 +72,19 @@ func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding,
 			case f.ReadOnly:
 				errAt(m.Range, "Read-only field", "%s field %q is set by the API and cannot be written; remove it from the map.", ref, m.Field)
 			}
-			diags = append(diags, checkRefs(m.Expr, "source", ss, sy.Source)...)
-			diags = append(diags, checkRefs(m.Expr, "target", ts, sy.Target)...)
+			if refsOK(m.Expr) && ok {
+				diags = append(diags, check.field(m.Expr, f, ref)...)
+			}
 		}
 	}
 	checkMap(sy.Map, ts, sy.Target)
 	checkMap(sy.ReverseMap, ss, sy.Source)
 	for _, k := range sy.Match {
-		diags = append(diags, checkRefs(k.Source, "source", ss, sy.Source)...)
-		diags = append(diags, checkRefs(k.Target, "target", ts, sy.Target)...)
+		for _, expr := range []hcl.Expression{k.Source, k.Target} {
+			if expr != nil && refsOK(expr) {
+				diags = append(diags, check.key(expr, k.Name)...)
+			}
+		}
 	}
 	if len(sy.Match) == 0 {
 		errAt(sy.DeclRange, "Missing match block",
@@ -120,8 +141,9 @@ func (ws *Workspace) bind(sy *config.Sync, bound map[string]*binding) (*binding,
 				errAt(a.Range, "Unknown field", "%s.%s has no writable field %q.%s Its writable fields are: %s.", r.Provider, r.Kind, a.Field,
 					config.DidYouMean(a.Field, names(rs, true)), fieldNames(rs, true))
 			}
-			diags = append(diags, checkRefs(a.Expr, "source", ss, sy.Source)...)
-			diags = append(diags, checkRefs(a.Expr, "target", ts, sy.Target)...)
+			if refsOK(a.Expr) && ok && !f.ReadOnly {
+				diags = append(diags, check.field(a.Expr, f, config.Ref{Provider: r.Provider, Kind: r.Kind})...)
+			}
 		}
 		rules = append(rules, diff.Rule{ID: fmt.Sprintf("%s/on_create/%d", sy.Name, i), Config: r, Resource: res})
 	}
@@ -351,4 +373,86 @@ func names(s providers.Schema, writable bool) []string {
 		n = append(n, "id", "parent_id", "updated_at")
 	}
 	return n
+}
+
+// valueCheck evaluates record expressions once, before any record is
+// read, with source and target bound to records whose every field is
+// unknown: what fails or has the wrong type then fails for every record,
+// which the plan would otherwise report record by record.
+type valueCheck struct {
+	evalCtx *hcl.EvalContext
+}
+
+func newValueCheck(ss, ts providers.Schema, baseDir string) *valueCheck {
+	return &valueCheck{evalCtx: config.CheckEvalContext(map[string]cty.Value{
+		"source": unknownRecord(ss), "target": unknownRecord(ts)}, baseDir)}
+}
+
+// unknownRecord is diff's record object (schema fields, id, parent_id,
+// updated_at) with every attribute unknown.
+func unknownRecord(s providers.Schema) cty.Value {
+	types := s.ObjectType().AttributeTypes()
+	attrs := make(map[string]cty.Value, len(types))
+	for name, t := range types {
+		attrs[name] = cty.UnknownVal(t)
+	}
+	return cty.ObjectVal(attrs)
+}
+
+func (c *valueCheck) eval(expr hcl.Expression) (cty.Value, hcl.Diagnostics) {
+	v, diags := expr.Value(c.evalCtx)
+	for _, d := range diags {
+		// The unknown records are an artefact of the check; a diagnostic
+		// printer would show their values as if a record had them.
+		d.EvalContext = nil
+	}
+	return v, diags
+}
+
+// field checks that expr gives a value the field can hold.
+func (c *valueCheck) field(expr hcl.Expression, f providers.Field, ref config.Ref) hcl.Diagnostics {
+	v, diags := c.eval(expr)
+	if diags.HasErrors() || v.IsNull() || f.Type == cty.NilType || f.Type == cty.DynamicPseudoType {
+		return diags
+	}
+	// Convert, not just a type check, so that a constant that cannot
+	// convert (tonumber's "abc") is caught; unknown values convert when
+	// their type can.
+	if _, err := convert.Convert(v, f.Type); err != nil {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect value type",
+			Detail: fmt.Sprintf("%s field %q holds a %s, but this expression gives a %s that cannot be converted to one. "+
+				"Change the expression to give a %s.", ref, f.Name, f.Type.FriendlyName(), v.Type().FriendlyName(), f.Type.FriendlyName()),
+			Subject: expr.Range().Ptr()})
+	}
+	return diags
+}
+
+// key checks that a match key expression gives what the diff can compare:
+// a string, a number, or a list, set or tuple of those (or null).
+func (c *valueCheck) key(expr hcl.Expression, name string) hcl.Diagnostics {
+	v, diags := c.eval(expr)
+	if diags.HasErrors() || v.IsNull() || keyType(v.Type()) {
+		return diags
+	}
+	return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Incorrect value type",
+		Detail: fmt.Sprintf("Match key %q must give a string or a list of strings, but this expression gives a %s.",
+			name, v.Type().FriendlyName()),
+		Subject: expr.Range().Ptr()})
+}
+
+func keyType(t cty.Type) bool {
+	switch {
+	case t == cty.DynamicPseudoType || t == cty.String || t == cty.Number:
+		return true
+	case t.IsListType() || t.IsSetType():
+		return keyType(t.ElementType())
+	case t.IsTupleType():
+		for _, e := range t.TupleElementTypes() {
+			if !keyType(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

@@ -261,6 +261,9 @@ func TestSuggestions(t *testing.T) {
 		{"sync attribute", `sync "x" { sorce = ghl.contacts }`, `Did you mean "source"?`},
 		{"direction value", `sync "x" { direction = "one-way" }`, `Did you mean "one_way"?`},
 		{"provider name", "provider \"ghl\" {}\nsync \"x\" {\n source = gh.contacts\n target = ghl.tasks\n}", `Did you mean "ghl"?`},
+		{"record variable", "sync \"x\" {\n map {\n  first_name = sourc.firstName\n }\n}", `There is no variable named "sourc". A map entry can refer to "source" or "target". Did you mean "source"?`},
+		{"the other side in a match key", "sync \"x\" {\n match {\n  key \"email\" {\n   source = source.email\n   target = source.email\n  }\n }\n}",
+			`The target of match key "email" is computed from target alone, so it cannot refer to source.`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -179,6 +179,7 @@ func decodeSync(block *hcl.Block, evalCtx *hcl.EvalContext) (*Sync, hcl.Diagnost
 			diags = append(diags, decodeOwnership(s, b, evalCtx)...)
 		}
 	}
+	diags = append(diags, checkScopes(s)...)
 	return s, diags
 }
 
