@@ -64,7 +64,14 @@ type binding struct {
 // Open loads the config, builds its providers and opens the state store.
 // Configuration problems come back as diagnostics with source ranges; an
 // error-free result may still carry warnings.
-func Open(ctx context.Context, opts Options) (*Workspace, hcl.Diagnostics) {
+func Open(ctx context.Context, opts Options) (ws *Workspace, diags hcl.Diagnostics) {
+	// Providers' own messages may quote a value the config read with env()
+	// or file(); none of those may reach the user.
+	defer func() { diags = config.Redact(diags) }()
+	return open(ctx, opts)
+}
+
+func open(ctx context.Context, opts Options) (*Workspace, hcl.Diagnostics) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

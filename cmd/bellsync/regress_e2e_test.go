@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -81,5 +83,29 @@ func TestBackfillDoesNotStealAnIdentity(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%d GHL contacts have y.only@example.com, want 1", n)
+	}
+}
+
+// TestProviderDiagnosticsHideEnvValues: a provider's own complaint about a
+// setting quotes the value, and a value read with env() may be a secret
+// pasted into the wrong variable; validate shows where it came from
+// instead.
+func TestProviderDiagnosticsHideEnvValues(t *testing.T) {
+	const leaked = "ftp://pit-7f3a9c1e-secret-token"
+	src, err := os.ReadFile(demoConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, filepath.Join(t.TempDir(), "sync.hcl"))
+	if err := os.WriteFile(h.config, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GHL_BASE_URL", leaked)
+	_, errs := h.mustRun(1, "validate", "-config", h.config)
+	if strings.Contains(errs, "pit-7f3a9c1e") {
+		t.Errorf("validate shows the env value:\n%s", errs)
+	}
+	if !strings.Contains(errs, `(sensitive value from env("GHL_BASE_URL"))`) && !strings.Contains(errs, "base_url") {
+		t.Errorf("validate does not say what is wrong:\n%s", errs)
 	}
 }
