@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -91,6 +92,9 @@ func runDaemon(ctx context.Context, ws *engine.Workspace, f runFlags, log *slog.
 	}
 	addr := wh.Listen
 	if f.listen != "" {
+		if err := config.CheckListen(f.listen); err != nil {
+			return fmt.Errorf("-listen %q: %v", f.listen, err)
+		}
 		addr = f.listen
 	}
 

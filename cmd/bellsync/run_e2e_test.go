@@ -516,6 +516,11 @@ func TestRunBadInput(t *testing.T) {
 			want: []string{taken.Addr().String(), "already in use"},
 		},
 		{
+			name: "listen port out of range",
+			args: []string{"-listen", "127.0.0.1:99999"},
+			want: []string{`-listen "127.0.0.1:99999"`, "not between 0 and 65535"},
+		},
+		{
 			name:  "webhook key is not a key",
 			extra: "\nwebhooks {\n  ghl_public_key = \"not a key\"\n}\n",
 			want:  []string{"Invalid public key"},

@@ -375,6 +375,9 @@ func decodeWebhooks(block *hcl.Block, evalCtx *hcl.EvalContext) (*Webhooks, hcl.
 	return wh, diags
 }
 
+// CheckListen is checkListen for addresses given on the command line.
+func CheckListen(addr string) error { return checkListen(addr) }
+
 // checkListen accepts what the daemon can listen on, so that a port out
 // of range or a malformed host fails validate at its line instead of the
 // daemon at start-up: an empty host (every interface), an IP address
