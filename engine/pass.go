@@ -454,10 +454,20 @@ func (ws *Workspace) hinted(ctx context.Context, b *binding, in diff.Input, h *s
 		rec, err = r.Get(ctx, h.ParentID, id)
 	}
 	if errors.Is(err, providers.ErrNotFound) && h.Fields != nil && !h.Deleted {
-		// The event carries the record (a Zap posting a new Paperbell
-		// client) but the API does not show it: use the event's fields.
-		// Without an id it can be copied to the other side but not linked.
-		rec, err = recordFromEvent(r.Schema(), h.ID, h.Fields), nil
+		if r.Schema().Caps.Get {
+			// The API can be asked and does not show the record: the
+			// event is late, replayed or wrong. Copying its body would
+			// make a person in the other system that this one does not
+			// have (and, back through that system's webhooks, a second
+			// one here).
+			ws.log.Warn("ignored an event about a record the API does not show", "provider", h.Provider, "kind", h.Kind,
+				"id", h.ID, "looked_up", id != "")
+			return nil, nil, nil
+		}
+		// The kind cannot be read back: the event's fields are all there
+		// is. Without an id it can be copied to the other side but not
+		// linked.
+		rec = recordFromEvent(r.Schema(), h.ID, h.Fields)
 		if onSource {
 			return []providers.Record{rec}, nil, nil
 		}

@@ -433,6 +433,21 @@ webhooks {
 	d.waitPass()
 	url := "http://" + d.addr + "/webhooks/paperbell"
 
+	// An event about a client Paperbell does not have (late, replayed or
+	// mistyped) makes nobody in either system.
+	ghost := []byte(`{"event":"new_client","client__email":"ghost@example.com","client__first_name":"Ghost"}`)
+	before := [2]int{len(h.ghl.Contacts()), len(h.pb.Clients())}
+	if code := post(t, url, http.Header{zap.HeaderSecret: {"zap-secret-for-tests"}}, ghost); code != 200 {
+		t.Fatalf("ghost event: status %d, want 200", code)
+	}
+	d.next("ghost hint", func(ev event) bool { return ev.pass == "" && ev.hint.Provider == "paperbell" && ev.final })
+	if after := [2]int{len(h.ghl.Contacts()), len(h.pb.Clients())}; after != before {
+		t.Errorf("[GHL contacts, Paperbell clients] went from %v to %v on an event about a client Paperbell does not have", before, after)
+	}
+
+	// The client exists in Paperbell, as it would when its Zap fires.
+	first, last, email := "Zoe", "Zap", "zoe.zap@example.com"
+	h.pb.PutClient(pbemu.Client{FirstName: first, LastName: last, Email: email})
 	zapBody := []byte(`{"event":"new_client","client__email":"zoe.zap@example.com","client__first_name":"Zoe","client__last_name":"Zap"}`)
 	if code := post(t, url, http.Header{zap.HeaderSecret: {"wrong"}}, zapBody); code != 401 {
 		t.Errorf("wrong secret: status %d, want 401", code)
