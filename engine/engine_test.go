@@ -462,6 +462,49 @@ const (
     tags  = target.tags`
 )
 
+// TestTwoWayTagsMerge: tags added and removed on both sides of a two-way
+// link between runs are merged, whatever the conflict rule: a tag someone
+// added on one side is never dropped because the other side also changed
+// its tags. A saved plan carrying the merge applies.
+func TestTwoWayTagsMerge(t *testing.T) {
+	for _, rule := range []string{"source_wins", "target_wins"} {
+		t.Run(rule, func(t *testing.T) {
+			h := newHarness(t)
+			h.open(contactsSync(`  direction = "two_way"
+  conflict  = "`+rule+`"`, mapAll, revAll))
+			ac, bc := h.a["contacts"], h.b["contacts"]
+			put(ac, "a1", "", "name", "Ann", "email", "ann@x.com", "tags", []string{"lead", "old"})
+			h.sync()
+			b1 := h.link("contacts", "a1").TargetID
+			h.edit(ac, "a1", "tags", []string{"lead", "old", "from-a"})
+			h.edit(bc, b1, "tags", []string{"lead", "from-b"}) // and "old" removed
+			p := h.plan()
+			saved := filepath.Join(t.TempDir(), "p.plan")
+			if err := p.Save(saved); err != nil {
+				t.Fatal(err)
+			}
+			loaded, err := plan.Load(saved)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, res, err := h.ws.Apply(h.ctx, loaded, engine.ApplyOptions{Saved: true}); err != nil || len(res.Errors) > 0 {
+				t.Fatalf("apply of the saved plan: %v %v", err, res.Errors)
+			}
+			want := []string{"from-a", "from-b", "lead"}
+			for _, r := range []struct {
+				m  *providertest.Memory
+				id string
+			}{{ac, "a1"}, {bc, b1}} {
+				rec, _ := get(t, r.m, r.id)
+				if diff := cmp.Diff(want, tagsOf(rec)); diff != "" {
+					t.Errorf("%s tags (-want +got):\n%s", r.id, diff)
+				}
+			}
+			h.settled("after the merge")
+		})
+	}
+}
+
 // TestEchoSuppression: once applied, nothing is written again unless
 // someone edits something, even when the target stores values in its own
 // form.
@@ -1315,7 +1358,8 @@ func converge(t *testing.T, rule string, seed int64, rounds int) {
 			}
 		}
 		// What each link should end up holding: the side that changed a
-		// field since the last round wins it; both changed, the rule.
+		// field since the last round wins it; both changed, the rule, but
+		// a set field (tags) gets both sides' additions and removals.
 		expect := map[string]map[string]cty.Value{}
 		for _, l := range h.links("contacts") {
 			sr, okA := get(t, ac, l.SourceID)
@@ -1330,6 +1374,8 @@ func converge(t *testing.T, rule string, seed int64, rounds int) {
 				av, bv := sr.Fields[f.Name], tr.Fields[f.Name]
 				aChanged, bChanged := !diff.Equal(f, av, was[f.Name]), !diff.Equal(f, bv, was[f.Name])
 				switch {
+				case aChanged && bChanged && f.Set:
+					expect[l.SourceID][f.Name] = diff.MergeSet(f, av, bv, was[f.Name])
 				case aChanged && bChanged && !srcWins, bChanged && !aChanged:
 					expect[l.SourceID][f.Name] = bv
 				default:

@@ -122,7 +122,7 @@ func (ws *Workspace) checkSaved(ctx context.Context, p *plan.Plan, allowMass boo
 			if why := plannedFrom(b, ch); why != "" {
 				bad(ch, "%s", why)
 			} else {
-				for _, why := range valuesAsConfigured(b, ch) {
+				for _, why := range valuesAsConfigured(b, ch, ls.bySource[ch.Source.ID]) {
 					bad(ch, "%s", why)
 				}
 			}
@@ -208,29 +208,39 @@ func plannedFrom(b *binding, ch plan.Change) string {
 }
 
 // valuesAsConfigured checks every value a change would write against what
-// the config's maps give for the records it was planned from.
-func valuesAsConfigured(b *binding, ch plan.Change) []string {
+// the config's maps give for the records it was planned from, or, for a
+// set field changed on both sides, against the merge of the two with the
+// link's base.
+func valuesAsConfigured(b *binding, ch plan.Change, link state.Link) []string {
 	fwd, rev, problem := diff.Recompute(b.input, ch)
 	if problem != "" {
 		return []string{"the config's maps fail on the records it was planned from: " + problem}
 	}
 	var out []string
-	check := func(fcs []plan.FieldChange, want map[string]cty.Value, s providers.Schema, side string) {
+	check := func(fcs []plan.FieldChange, want map[string]cty.Value, s providers.Schema, side string, rec cty.Value, base []byte) {
+		var seen map[string]cty.Value
+		if b, err := diff.DecodeBase(base); err == nil {
+			seen = b.Seen
+		}
+		cur := diff.RecordFrom(s, rec)
 		for _, fc := range fcs {
 			f, _ := s.Field(fc.Field)
 			w, ok := want[fc.Field]
+			if ok && !diff.Equal(f, w, fc.New) && f.Set && seen != nil {
+				w = diff.MergeSet(f, w, cur.Fields[fc.Field], seen[fc.Field])
+			}
 			if !ok || !diff.Equal(f, w, fc.New) {
 				out = append(out, fmt.Sprintf("the value it writes to %s field %q is not what the config gives", side, fc.Field))
 			}
 		}
 	}
-	fields, schema, side := ch.Fields, b.target.Schema(), "target"
+	src, tgt := ch.Extra["source"], ch.Extra["target"]
 	if ch.Action == plan.Create && ch.Side == plan.SideSource {
-		check(fields, rev, b.source.Schema(), "source")
+		check(ch.Fields, rev, b.source.Schema(), "source", src, nil)
 		return out
 	}
-	check(fields, fwd, schema, side)
-	check(ch.Reverse, rev, b.source.Schema(), "source")
+	check(ch.Fields, fwd, b.target.Schema(), "target", tgt, link.TargetBase)
+	check(ch.Reverse, rev, b.source.Schema(), "source", src, link.SourceBase)
 	return out
 }
 

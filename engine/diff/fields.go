@@ -93,6 +93,13 @@ func (d *differ) pair(s *sourceItem, t *targetItem, action plan.Action, reason s
 		if equal(f, want, cur) {
 			continue
 		}
+		if d.mergeable(m.Field, f, want, cur, baseT) {
+			if merged := MergeSet(f, want, cur, baseT.Seen[m.Field]); !equal(f, merged, cur) {
+				ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: merged,
+					Origin: origin(m.Range), Reason: "both sides changed; additions and removals from each are merged", Sensitive: f.Sensitive})
+			}
+			continue
+		}
 		if ok, why := d.forward(m.Field, f, want, cur, baseT, srcNewer); ok {
 			ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: want,
 				Origin: origin(m.Range), Reason: why, Sensitive: f.Sensitive})
@@ -102,6 +109,13 @@ func (d *differ) pair(s *sourceItem, t *targetItem, action plan.Action, reason s
 		f, _ := d.ss.Field(m.Field)
 		want, cur := rev[m.Field], s.rec.Fields[m.Field]
 		if equal(f, want, cur) {
+			continue
+		}
+		if d.mergeableReverse(m.Field, f, want, cur, baseS) {
+			if merged := MergeSet(f, want, cur, baseS.Seen[m.Field]); !equal(f, merged, cur) {
+				ch.Reverse = append(ch.Reverse, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: merged,
+					Origin: origin(m.Range), Reason: "both sides changed; additions and removals from each are merged", Sensitive: f.Sensitive})
+			}
 			continue
 		}
 		if ok, why := d.reverse(m.Field, f, want, cur, baseS, srcNewer); ok {
@@ -148,6 +162,90 @@ func (d *differ) agreedSinceBase(fwd, rev map[string]cty.Value, src, tgt provide
 		}
 	}
 	return false
+}
+
+// mergeable reports whether a mapped set field (tags) was changed on both
+// sides of a two-way link since its base, with no owner: then neither
+// side's value wins whole, because taking one would drop what was added
+// on the other; the two sets of additions and removals are merged.
+func (d *differ) mergeable(name string, f providers.Field, want, cur cty.Value, base *Base) bool {
+	if !f.Set || !d.twoWay || !d.shared[name] || d.owner(name) != "" || base == nil {
+		return false
+	}
+	return !equal(f, want, base.Wrote[name]) && !equal(f, cur, base.Seen[name])
+}
+
+// mergeableReverse is mergeable for a reverse-mapped field.
+func (d *differ) mergeableReverse(name string, f providers.Field, want, cur cty.Value, base *Base) bool {
+	if !f.Set || base == nil {
+		return false
+	}
+	for _, tf := range d.readsOf[name] {
+		if !d.shared[tf] || d.owner(tf) != "" {
+			return false
+		}
+	}
+	if len(d.readsOf[name]) == 0 {
+		return false
+	}
+	return !equal(f, want, base.Wrote[name]) && !equal(f, cur, base.Seen[name])
+}
+
+// MergeSet is the three-way merge of a set field: the value the other
+// side now gives (want), plus what was added on this side since the link's
+// base (cur minus seen), minus what was removed on this side (seen minus
+// cur). Elements keep want's order, then cur's. Element identity follows
+// the field's folding (GHL tags are case-insensitive).
+func MergeSet(f providers.Field, want, cur, seen cty.Value) cty.Value {
+	elems := func(v cty.Value) ([]cty.Value, map[string]bool) {
+		var out []cty.Value
+		keys := map[string]bool{}
+		if v == cty.NilVal || v.IsNull() || !v.IsKnown() || !v.CanIterateElements() {
+			return nil, keys
+		}
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			k := canon(providers.Field{Fold: f.Fold}, e)
+			if k == "null" || keys[k] {
+				continue
+			}
+			keys[k] = true
+			out = append(out, e)
+		}
+		return out, keys
+	}
+	wantE, _ := elems(want)
+	curE, curK := elems(cur)
+	_, seenK := elems(seen)
+	var merged []cty.Value
+	have := map[string]bool{}
+	add := func(e cty.Value) {
+		k := canon(providers.Field{Fold: f.Fold}, e)
+		if !have[k] {
+			have[k] = true
+			merged = append(merged, e)
+		}
+	}
+	for _, e := range wantE {
+		k := canon(providers.Field{Fold: f.Fold}, e)
+		if seenK[k] && !curK[k] {
+			continue // removed on this side
+		}
+		add(e)
+	}
+	for _, e := range curE {
+		if !seenK[canon(providers.Field{Fold: f.Fold}, e)] {
+			add(e) // added on this side
+		}
+	}
+	v := cty.TupleVal(merged)
+	if len(merged) == 0 {
+		v = cty.EmptyTupleVal
+	}
+	if cv, err := conform(f, v); err == nil {
+		return cv
+	}
+	return v
 }
 
 // newer reports whether the source record changed after the target; an
