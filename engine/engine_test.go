@@ -505,6 +505,42 @@ func TestTwoWayTagsMerge(t *testing.T) {
 	}
 }
 
+// TestRecreatedAfterSuspend: a contact deleted (its counterpart
+// suspended) and entered again with the same email is not linked to the
+// retired record behind the user's back, and the plan says how to allow
+// it; once the old link is forgotten, the new contact links to it.
+func TestRecreatedAfterSuspend(t *testing.T) {
+	h := newHarness(t)
+	h.open(contactsSync(`  on_delete = "suspend"
+  max_deletes = 5`, mapNameEmail, ""))
+	ac := h.a["contacts"]
+	put(ac, "a1", "", "name", "Ann", "email", "ann@x.com")
+	put(ac, "a2", "", "name", "Bob", "email", "bob@x.com")
+	h.sync()
+	old := h.link("contacts", "a1").TargetID
+	ac.Remove("a1")
+	h.sync()
+	put(ac, "a9", "", "name", "Ann", "email", "ann@x.com")
+	p := h.plan()
+	var problem string
+	for _, ch := range p.Changes {
+		if ch.Source.ID == "a9" {
+			problem = ch.Problem
+		}
+	}
+	if !strings.Contains(problem, "was suspended when its linked source record \"a1\" was deleted") ||
+		!strings.Contains(problem, "bellsync state forget -sync contacts a1") {
+		t.Fatalf("plan for the re-entered contact: %q, want the suspended link named with the way out", problem)
+	}
+	if err := h.ws.Store.DeleteLink(h.ctx, "contacts", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	h.sync()
+	if got := h.link("contacts", "a9").TargetID; got != old {
+		t.Errorf("a9 linked to %q, want the retired record %q", got, old)
+	}
+}
+
 // TestEchoSuppression: once applied, nothing is written again unless
 // someone edits something, even when the target stores values in its own
 // form.
