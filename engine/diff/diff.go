@@ -347,7 +347,13 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 				res.Unchanged++
 			case d.twoWay:
 				res.Gone.Targets = append(res.Gone.Targets, s.link.TargetID)
-				res.Changes = append(res.Changes, d.deleted(s.link, plan.SideSource, s.rec, s.obj)...)
+				if chs := d.deleted(s.link, plan.SideSource, s.rec, s.obj); len(chs) > 0 {
+					res.Changes = append(res.Changes, chs...)
+				} else {
+					// retain: say so, or edits to the survivor would be
+					// dropped without a word.
+					res.Changes = append(res.Changes, d.orphan(s))
+				}
 			default:
 				res.Gone.Targets = append(res.Gone.Targets, s.link.TargetID)
 				res.Changes = append(res.Changes, d.orphan(s))
@@ -411,7 +417,11 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 			}
 			if t := byID[l.TargetID]; t != nil {
 				t.claimed = true
-				res.Changes = append(res.Changes, d.deleted(l, plan.SideTarget, t.rec, t.obj)...)
+				if chs := d.deleted(l, plan.SideTarget, t.rec, t.obj); len(chs) > 0 {
+					res.Changes = append(res.Changes, chs...)
+				} else {
+					res.Changes = append(res.Changes, d.orphanTarget(l, t))
+				}
 			}
 		}
 	}

@@ -193,7 +193,7 @@ func TestPlan(t *testing.T) {
 			name:    "a linked target that is gone is an orphan, not a create",
 			sources: []providers.Record{rec("s1", "email", "a@x.com")},
 			links:   []state.Link{{Sync: "people", SourceID: "s1", TargetID: "t9"}},
-			want:    []outcome{{Source: "s1", Action: "orphan", Target: "t9", Problem: "linked b.clients record \"t9\" no longer exists; bellsync leaves it alone (run `bellsync state audit` to review)"}},
+			want:    []outcome{{Source: "s1", Action: "orphan", Target: "t9", Problem: "linked b.clients record \"t9\" no longer exists; bellsync leaves this one alone and does not sync its edits (review with `bellsync state audit`; `bellsync state forget -sync people -orphans` lets it be synced afresh)"}},
 		},
 	}
 	for _, tc := range tests {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bellsync/bellsync/engine/config"
 	"github.com/bellsync/bellsync/engine/plan"
+	"github.com/bellsync/bellsync/engine/state"
 	"github.com/bellsync/bellsync/providers"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -473,8 +474,22 @@ func (d *differ) skipTarget(t *targetItem, problem string) plan.Change {
 func (d *differ) orphan(s *sourceItem) plan.Change {
 	ch := d.change(s, plan.Orphan)
 	ch.Target.ID = s.link.TargetID
-	ch.Problem = fmt.Sprintf("linked %s record %q no longer exists; bellsync leaves it alone (run `bellsync state audit` to review)", d.in.Sync.Target, s.link.TargetID)
+	ch.Problem = fmt.Sprintf("linked %s record %q no longer exists; bellsync leaves this one alone and does not sync its edits (review with `bellsync state audit`; `bellsync state forget -sync %s -orphans` lets it be synced afresh)",
+		d.in.Sync.Target, s.link.TargetID, d.in.Sync.Name)
 	return ch
+}
+
+// orphanTarget is orphan for a target whose linked source is gone and
+// that on_delete = "retain" keeps.
+func (d *differ) orphanTarget(l *state.Link, t *targetItem) plan.Change {
+	sy := d.in.Sync
+	return plan.Change{Sync: sy.Name, Action: plan.Orphan, Side: plan.SideTarget,
+		Source: plan.Ref{Provider: sy.Source.Provider, Kind: sy.Source.Kind, ID: l.SourceID, ParentID: l.SourceParent},
+		Target: plan.Ref{Provider: sy.Target.Provider, Kind: sy.Target.Kind, ID: l.TargetID, ParentID: l.TargetParent},
+		Label:  labelOf(t.keys), Origin: origin(sy.OnDeleteRange),
+		Problem: fmt.Sprintf("linked %s record %q no longer exists; on_delete = %q keeps this one and bellsync does not sync its edits (review with `bellsync state audit`; `bellsync state forget -sync %s -orphans` lets it be synced afresh)",
+			sy.Source, l.SourceID, sy.OnDelete, sy.Name),
+	}
 }
 
 func labelOf(keys [][]string) string {
