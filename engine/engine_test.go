@@ -1666,6 +1666,34 @@ func TestWelcomeTaskRetriedAfterFailure(t *testing.T) {
 	h.settled("after the retried welcome task")
 }
 
+// TestDeleteHintWritesNoChildUnderTheGoneParent: a webhook saying a
+// contact was deleted must not copy its counterpart's children (the
+// welcome task) under the contact that no longer exists.
+func TestDeleteHintWritesNoChildUnderTheGoneParent(t *testing.T) {
+	h := newHarness(t)
+	cfg := strings.Replace(welcomeConfig(), "  target = b.contacts\n", "  target = b.contacts\n  on_delete = \"suspend\"\n", 1)
+	if !strings.Contains(cfg, "suspend") {
+		t.Fatal("could not add on_delete to the config")
+	}
+	h.open(cfg)
+	ac, at, bt := h.a["contacts"], h.a["tasks"], h.b["tasks"]
+	put(ac, "a1", "", "name", "Ann", "email", "ann@x.com")
+	if res, err := h.ws.Record(h.ctx, schedule.Hint{Provider: "a", Kind: "contacts", ID: "a1"}); err != nil || len(res.Errors) > 0 {
+		t.Fatalf("create hint: %v %v", err, res.Errors)
+	}
+	if len(bt.All()) != 1 || len(at.All()) != 0 {
+		t.Fatalf("after the create hint: %d welcome tasks, %d mirrored; want 1 and 0 (mirrored by the next pass)", len(bt.All()), len(at.All()))
+	}
+	ac.Remove("a1")
+	res, err := h.ws.Record(h.ctx, schedule.Hint{Provider: "a", Kind: "contacts", ID: "a1", Deleted: true})
+	if err != nil || len(res.Errors) > 0 {
+		t.Fatalf("delete hint: %v %v", err, res.Errors)
+	}
+	if n := len(at.All()); n != 0 {
+		t.Errorf("%d tasks written under the deleted contact", n)
+	}
+}
+
 // TestFailedChangeTriedOncePerApply: an apply plans again to carry out
 // what its own writes caused (the welcome task's mirror); a change that
 // failed in the first round is not tried again in the next, so it is

@@ -138,8 +138,9 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 		Unchanged: map[string]int{}, Complete: true}
 	touched := map[string]*touchedSet{} // per sync: records read this pass
 	var readErr error
+	gone := map[string]diff.Gone{}
 	for _, b := range ws.bindings {
-		in, err := ws.input(ctx, b, p, diff.Gone{})
+		in, err := ws.input(ctx, b, p, gone[b.sync.Parent])
 		if err != nil {
 			readErr = err
 			break
@@ -160,6 +161,7 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 		}
 		p.Changes = append(p.Changes, res.Changes...)
 		p.Unchanged[b.sync.Name] = res.Unchanged
+		gone[b.sync.Name] = res.Gone
 		guardDeletes(p, b, res, recentDeletes(in.Links, ws.now().Add(-deleteWindow)))
 		touched[b.sync.Name] = changedParents(res.Changes, h)
 	}

@@ -159,6 +159,7 @@ func dedupe(recs []providers.Record) ([]providers.Record, int) {
 
 type differ struct {
 	in      Input
+	gone    Gone // what confirmedGone found, for Result.Gone
 	ss, ts  providers.Schema
 	twoWay  bool
 	shared  map[string]bool     // map fields that a reverse_map entry reads
@@ -381,6 +382,10 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 		case t != nil:
 			claims = append(claims, claim{s, t, reason})
 			claimed[t.rec.ID] = append(claimed[t.rec.ID], s)
+		case d.in.Parents.targetParentGone(s.scope):
+			// Its parent's counterpart is gone (being suspended or
+			// deleted in this very run): nowhere to put a copy.
+			res.Unchanged++
 		default:
 			res.Changes = append(res.Changes, d.create(s))
 		}
@@ -398,6 +403,8 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 
 	if partial {
 		res.Changes = append(res.Changes, d.confirmedGone(byID, linkBySource)...)
+		res.Gone.Sources = append(res.Gone.Sources, d.gone.Sources...)
+		res.Gone.Targets = append(res.Gone.Targets, d.gone.Targets...)
 	}
 	// Links whose source record is gone: the delete policy decides.
 	if !partial {
@@ -602,6 +609,9 @@ func (d *differ) backfill(targets []*targetItem, sources []*sourceItem) []plan.C
 			// does not know, and is left alone.
 			continue
 		}
+		if d.in.Parents.sourceParentGone(t.scope) {
+			continue // as for creates above
+		}
 		if t.problem != "" {
 			out = append(out, d.skipTarget(t, t.problem))
 			continue
@@ -728,6 +738,7 @@ func (d *differ) confirmedGone(targets map[string]*targetItem, linkBySource map[
 		if l == nil || (l.Status != "" && l.Status != state.LinkActive) {
 			continue
 		}
+		d.gone.Sources = append(d.gone.Sources, id)
 		if t := targets[l.TargetID]; t != nil {
 			out = append(out, d.deleted(l, plan.SideTarget, t.rec, t.obj)...)
 		}
@@ -741,6 +752,7 @@ func (d *differ) confirmedGone(targets map[string]*targetItem, linkBySource map[
 			if l.TargetID != id || (l.Status != "" && l.Status != state.LinkActive) {
 				continue
 			}
+			d.gone.Targets = append(d.gone.Targets, id)
 			for _, s := range p.Sources {
 				if s.ID == l.SourceID {
 					out = append(out, d.deleted(l, plan.SideSource, s, recordObject(d.ss, s))...)
