@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand"
@@ -1691,6 +1692,28 @@ func TestDeleteHintWritesNoChildUnderTheGoneParent(t *testing.T) {
 	}
 	if n := len(at.All()); n != 0 {
 		t.Errorf("%d tasks written under the deleted contact", n)
+	}
+}
+
+// TestInterruptedApplyIsRecordedSo: an apply stopped by Ctrl-C returns the
+// context's error and its run is recorded as interrupted, not ok.
+func TestInterruptedApplyIsRecordedSo(t *testing.T) {
+	h := newHarness(t)
+	h.open(contactsSync("", mapNameEmail, ""))
+	ac, bc := h.a["contacts"], h.b["contacts"]
+	for i := range 5 {
+		put(ac, fmt.Sprintf("a%d", i), "", "name", "P", "email", fmt.Sprintf("p%d@x.com", i))
+	}
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	bc.AfterWrite = func(string, providers.Record) error { cancel(); return nil }
+	_, _, err := h.ws.Apply(ctx, nil, engine.ApplyOptions{Workers: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Apply = %v, want context.Canceled", err)
+	}
+	runs, err := h.ws.Store.Runs(h.ctx, 1)
+	if err != nil || len(runs) != 1 || runs[0].Status != "interrupted" {
+		t.Errorf("run history = %+v, %v; want the apply recorded as interrupted", runs, err)
 	}
 }
 

@@ -131,6 +131,7 @@ func (ws *Workspace) incremental(ctx context.Context, start time.Time, h *schedu
 	_ = ws.Store.StartRun(ctx, run)
 	linked, err := ws.recover(ctx)
 	if err != nil {
+		ws.finishRun(ctx, run, apply.Result{}, err)
 		return schedule.Result{Kind: kind, Started: start}, err
 	}
 

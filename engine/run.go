@@ -262,12 +262,14 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 
 	linked, err := ws.recover(ctx)
 	if err != nil {
+		ws.finishRun(ctx, run, apply.Result{}, err)
 		return p, apply.Result{}, err
 	}
 	fresh := p == nil
 	var held []string
 	if fresh {
 		if p, err = ws.plan(ctx, opts.Unattended); err != nil {
+			ws.finishRun(ctx, run, apply.Result{}, err)
 			return nil, apply.Result{}, err
 		}
 		if !p.Complete {
@@ -286,6 +288,7 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 			return p, apply.Result{}, err
 		}
 		if current, err = ws.snapshots(ctx, p); err != nil {
+			ws.finishRun(ctx, run, apply.Result{}, err)
 			return p, apply.Result{}, err
 		}
 	}
@@ -350,6 +353,11 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		}
 		res.Errors = append(res.Errors, more.Errors...)
 	}
+	if err == nil && ctx.Err() != nil {
+		// Stopped between rounds: what was applied is recorded, but the
+		// apply did not finish its work.
+		err = ctx.Err()
+	}
 	ws.finishRun(ctx, run, res, err)
 	if fresh && err == nil && len(res.Errors) == 0 && p.Complete {
 		// The next incremental pass can start from here.
@@ -403,6 +411,9 @@ func (ws *Workspace) finishRun(ctx context.Context, run state.Run, res apply.Res
 	}
 	if err != nil || len(res.Errors) > 0 {
 		run.Status = "failed"
+	}
+	if errors.Is(err, context.Canceled) {
+		run.Status = "interrupted"
 	}
 	_ = ws.Store.FinishRun(context.WithoutCancel(ctx), run)
 	if res.Counts[apply.Applied]+res.Counts[apply.Adopted]+res.Counts[apply.Failed] > 0 || len(res.Created) > 0 {
