@@ -261,8 +261,15 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 	for _, s := range prog.skipped() {
 		fmt.Fprintf(io.out, "Skipped %s: it changed since the plan was made; plan again to see the new changes.\n", s)
 	}
-	summary := fmt.Sprintf("Apply complete: %d applied, %d adopted, %d skipped (changed since plan), %d failed.",
-		res.Counts[apply.Applied], res.Counts[apply.Adopted], res.Counts[apply.Stale], res.Counts[apply.Failed])
+	head := "Apply complete"
+	if errors.Is(err, context.Canceled) {
+		head = "Apply interrupted"
+	}
+	summary := fmt.Sprintf("%s: %d applied, %d adopted, %d skipped (changed since plan), %d failed.",
+		head, res.Counts[apply.Applied], res.Counts[apply.Adopted], res.Counts[apply.Stale], res.Counts[apply.Failed])
+	if n := len(res.Created); n > 0 {
+		summary += fmt.Sprintf(" %s by on_create rules.", plural(n, "record made", "records made"))
+	}
 	if n := res.Counts[apply.NotAttempted]; n > 0 {
 		summary += fmt.Sprintf(" %d not attempted.", n)
 	}
@@ -272,7 +279,12 @@ func cmdApply(ctx context.Context, args []string, io stdio) int {
 	}
 	fmt.Fprintln(io.out, summary)
 	if errors.Is(err, context.Canceled) {
-		fmt.Fprintln(io.out, "Interrupted: the writes made so far are recorded; run apply again to finish.")
+		next := "run apply again to finish"
+		if saved != nil {
+			// A saved plan is refused once anything was written after it.
+			next = "run `bellsync plan` again and apply the new plan to finish"
+		}
+		fmt.Fprintf(io.out, "Interrupted: the writes made so far are recorded; %s.\n", next)
 		return exitError
 	}
 	if res.Counts[apply.Failed]+res.Counts[apply.NotAttempted] > 0 {

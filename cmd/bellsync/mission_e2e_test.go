@@ -782,6 +782,9 @@ func TestMissionSavedPlan(t *testing.T) {
 	out, _ := h.mustRun(0, "apply", "-config", h.config, planFile)
 	t.Logf("apply:\n%s", tail(out, 5))
 	checkWelcomeOnce(t, h.pb, seed)
+	if want := fmt.Sprintf("%d records made by on_create rules.", len(newClients(h.pb, seed))); !strings.Contains(out, want) {
+		t.Errorf("the apply summary does not count the welcome tasks (%q):\n%s", want, tail(out, 5))
+	}
 	mirrored := 0
 	for _, c := range h.ghl.Contacts() {
 		for _, tk := range h.ghl.Tasks(c.ID()) {
