@@ -28,7 +28,7 @@ func newListLogged(r providers.Resource, log *slog.Logger, sync, kind string) pr
 }
 
 func (l listLogged) List(ctx context.Context, opts providers.ListOptions, fn func(providers.Record) error) error {
-	l.p.begin(ctx)
+	l.p.begin(ctx, opts.ParentID == "")
 	defer l.p.end(ctx, opts.ParentID == "")
 	stop := l.p.watch(ctx)
 	defer stop()
@@ -58,11 +58,14 @@ type listProgress struct {
 	noisy   bool      // a progress line was written for this read
 }
 
-func (p *listProgress) begin(ctx context.Context) {
+// begin opens one call; whole says it lists the kind entirely, which is a
+// read of its own, never the continuation of the one before (an apply
+// lists again right after its plan did).
+func (p *listProgress) begin(ctx context.Context, whole bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	t := p.now()
-	if p.active == 0 && (p.began.IsZero() || t.Sub(p.ended) > p.every) {
+	if p.active == 0 && (whole || p.began.IsZero() || t.Sub(p.ended) > p.every) {
 		p.records, p.calls, p.began, p.logged, p.noisy = 0, 0, t, t, false
 	}
 	p.active++

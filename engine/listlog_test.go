@@ -93,8 +93,15 @@ func TestListProgress(t *testing.T) {
 		n       int
 		step    time.Duration
 		parents int // 0: one whole listing; else one listing per parent
+		wholes  int // whole listings back to back (0 means 1)
 		want    []progressLine
 	}{
+		{name: "whole listings back to back are reads of their own", n: 6, step: time.Second, wholes: 2, want: []progressLine{
+			{Msg: "listing", Level: "INFO", Sync: "contacts", Kind: "ghl.contacts", Records: 5, Elapsed: 5 * sec},
+			{Msg: "listed", Level: "INFO", Sync: "contacts", Kind: "ghl.contacts", Records: 6, Duration: 6 * sec},
+			{Msg: "listing", Level: "INFO", Sync: "contacts", Kind: "ghl.contacts", Records: 5, Elapsed: 5 * sec},
+			{Msg: "listed", Level: "INFO", Sync: "contacts", Kind: "ghl.contacts", Records: 6, Duration: 6 * sec},
+		}},
 		{name: "quick listing is quiet", n: 40, step: 100 * time.Millisecond},
 		{name: "long listing", n: 12, step: time.Second, want: []progressLine{
 			{Msg: "listing", Level: "INFO", Sync: "contacts", Kind: "ghl.contacts", Records: 5, Elapsed: 5 * sec},
@@ -116,8 +123,10 @@ func TestListProgress(t *testing.T) {
 			count := 0
 			fn := func(providers.Record) error { count++; return nil }
 			if tt.parents == 0 {
-				if err := r.List(ctx, providers.ListOptions{}, fn); err != nil {
-					t.Fatal(err)
+				for range max(tt.wholes, 1) {
+					if err := r.List(ctx, providers.ListOptions{}, fn); err != nil {
+						t.Fatal(err)
+					}
 				}
 			} else {
 				for i := 0; i < tt.parents; i++ {
@@ -126,7 +135,7 @@ func TestListProgress(t *testing.T) {
 					}
 				}
 			}
-			if want := tt.n * max(tt.parents, 1); count != want {
+			if want := tt.n * max(tt.parents, 1) * max(tt.wholes, 1); count != want {
 				t.Errorf("listing passed on %d records, want %d", count, want)
 			}
 			if diff := cmp.Diff(tt.want, progressLines(t, buf.String())); diff != "" {
