@@ -489,9 +489,13 @@ func cmdAudit(ctx context.Context, args []string, io stdio) int {
 		case o.TargetGone:
 			gone = "target"
 		}
-		fmt.Fprintf(io.out, "sync.%s: link %s -> %s (%s): %s gone\n", o.Sync, o.Link.SourceID, o.Link.TargetID, o.Link.Status, gone)
+		note := ""
+		if retired(o.Link) {
+			note = "; on_delete already acted on it, and the link is kept as history"
+		}
+		fmt.Fprintf(io.out, "sync.%s: link %s -> %s (%s): %s gone%s\n", o.Sync, o.Link.SourceID, o.Link.TargetID, o.Link.Status, gone, note)
 	}
-	fmt.Fprintf(io.out, "%s. Deletes are acted on by the next full plan according to on_delete.\n", plural(len(orphans), "orphaned link", "orphaned links"))
+	fmt.Fprintf(io.out, "%s. Active links whose record is gone are acted on by the next full plan according to on_delete.\n", plural(len(orphans), "orphaned link", "orphaned links"))
 	return exitOK
 }
 
@@ -544,10 +548,21 @@ func cmdForget(ctx context.Context, args []string, io stdio) int {
 		if err != nil {
 			return errorf(io, "%v", err)
 		}
+		kept := 0
 		for _, o := range found {
-			if o.Sync == *syncName {
+			switch {
+			case o.Sync != *syncName:
+			case retired(o.Link):
+				// Forgetting it would have the next plan copy the survivor
+				// back and undo the delete policy.
+				kept++
+			default:
 				ids = append(ids, o.Link.SourceID)
 			}
+		}
+		if kept > 0 {
+			fmt.Fprintf(io.out, "Kept %s: forgetting them would let the next plan copy the record the delete policy put away back into the other system; forget them by source id if that is intended.\n",
+				plural(kept, "suspended or deleted link", "suspended or deleted links"))
 		}
 		if len(ids) == 0 {
 			fmt.Fprintf(io.out, "No orphaned links in sync.%s: nothing to forget.\n", *syncName)
@@ -562,6 +577,11 @@ func cmdForget(ctx context.Context, args []string, io stdio) int {
 	}
 	fmt.Fprintf(io.out, "%s forgotten; the next plan matches those records again by their keys.\n", plural(len(ids), "link", "links"))
 	return exitOK
+}
+
+// retired reports whether a link was suspended or deleted by on_delete.
+func retired(l state.Link) bool {
+	return l.Status == state.LinkSuspended || l.Status == state.LinkDeleted
 }
 
 // missingLinks lists the ids that are not the source id of any link, each

@@ -956,6 +956,38 @@ func TestMissionSavedSuspend(t *testing.T) {
 	h.emptyPlan(t)
 }
 
+// TestMissionForgetOrphansKeepsSuspended: `state forget -orphans` leaves
+// links the delete policy retired alone; forgetting one would have the
+// next plan copy the archived client back into GHL and undo the suspend.
+func TestMissionForgetOrphansKeepsSuspended(t *testing.T) {
+	h := newSeededHarness(t, fullConfig, smallSeed(t, 60, 3))
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	var gone string
+	for s := range h.links("contacts") {
+		gone = s
+		break
+	}
+	if !h.ghl.DeleteContactDirect(gone) {
+		t.Fatal("delete failed")
+	}
+	h.mustRun(0, "apply", "-config", h.config, "-auto-approve")
+	if l := h.links("contacts")[gone]; l.Status != state.LinkSuspended {
+		t.Fatalf("link of the deleted contact: %+v, want suspended", l)
+	}
+	audit, _ := h.mustRun(0, "state", "audit", "-config", h.config)
+	if !strings.Contains(audit, "kept as history") {
+		t.Errorf("state audit does not say the suspended link is history:\n%s", audit)
+	}
+	out, _ := h.mustRun(0, "state", "forget", "-config", h.config, "-sync", "contacts", "-orphans")
+	if !strings.Contains(out, "Kept 1 suspended or deleted link") {
+		t.Errorf("forget -orphans output:\n%s", out)
+	}
+	if _, ok := h.links("contacts")[gone]; !ok {
+		t.Error("the suspended link was forgotten")
+	}
+	h.emptyPlan(t)
+}
+
 // TestMissionBadInput is config a new user would try: a two-way field with
 // no conflict rule and no owner, and a delete policy the target cannot
 // honour safely. (A task whose contact is missing is in TestMission.)
