@@ -169,12 +169,19 @@ func (p *Plan) WriteText(w io.Writer, opts TextOptions) error {
 	if !p.Complete {
 		head = pt.paint(ansiBold+ansiRed, "Plan (incomplete, cannot be applied):")
 	}
-	fmt.Fprintf(&b, "%s %s, %d to update, %d to link, %d unchanged, %d errors.",
-		head, created, c.Update, c.Link, c.Unchanged, c.Errors)
+	errs := "errors"
+	if c.Errors == 1 {
+		errs = "error"
+	}
+	fmt.Fprintf(&b, "%s %s, %d to update, %d to link, %d unchanged, %d %s.",
+		head, created, c.Update, c.Link, c.Unchanged, c.Errors, errs)
 	if c.Delete+c.Suspend > 0 {
 		fmt.Fprintf(&b, " %d to delete, %d to suspend.", c.Delete, c.Suspend)
 	}
-	if c.Orphans > 0 {
+	switch {
+	case c.Orphans == 1:
+		b.WriteString(" 1 orphaned link.")
+	case c.Orphans > 1:
 		fmt.Fprintf(&b, " %d orphaned links.", c.Orphans)
 	}
 	b.WriteString("\n")
