@@ -1717,6 +1717,36 @@ func TestInterruptedApplyIsRecordedSo(t *testing.T) {
 	}
 }
 
+// TestChildrenOfASuspendedParentAreHistory: once a contact's counterpart
+// is suspended, its own children (kept as history) are neither copied nor
+// reported as records that cannot be synced, in plans or passes.
+func TestChildrenOfASuspendedParentAreHistory(t *testing.T) {
+	h := newHarness(t)
+	cfg := strings.Replace(welcomeConfig(), "  target = b.contacts\n", "  target = b.contacts\n  on_delete = \"suspend\"\n", 1)
+	h.open(cfg)
+	ac, at, bt := h.a["contacts"], h.a["tasks"], h.b["tasks"]
+	put(ac, "a1", "", "name", "Ann", "email", "ann@x.com")
+	h.sync()
+	mirrored := len(at.All())
+	ac.Remove("a1")
+	h.sync()
+	b1 := bt.All()[0]
+	h.edit(bt, b1.ID, "title", "Welcome Ann, edited")
+	p := h.plan()
+	if n := p.Counts().Errors; n != 0 || p.HasChanges() {
+		t.Errorf("plan after editing a suspended client's task: %d errors, changes %v:\n%s", n, p.HasChanges(), strings.Join(writes(p), "\n"))
+	}
+	for _, kind := range []schedule.PassKind{schedule.Incremental, schedule.Full} {
+		res, err := h.ws.Pass(h.ctx, kind)
+		if err != nil || len(res.Errors)+len(res.Skipped) > 0 {
+			t.Errorf("%s pass: %v %v %v", kind, err, res.Errors, res.Skipped)
+		}
+	}
+	if n := len(at.All()); n != mirrored {
+		t.Errorf("%d tasks in a after the passes, want the %d mirrored before the delete", n, mirrored)
+	}
+}
+
 // TestFailedChangeTriedOncePerApply: an apply plans again to carry out
 // what its own writes caused (the welcome task's mirror); a change that
 // failed in the first round is not tried again in the next, so it is

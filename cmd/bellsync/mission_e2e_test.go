@@ -887,6 +887,10 @@ func TestMissionParentDeleteKeepsChildren(t *testing.T) {
 		t.Errorf("client %s has [tasks, notes] %v, want %v kept", client, got, [2]int{tasks, notes})
 	}
 	h.emptyPlan(t)
+	// The kept tasks and notes are history, not errors on every plan.
+	if out, _ := h.mustRun(0, "plan", "-config", h.config); strings.Contains(out, "nowhere to put it") {
+		t.Errorf("the suspended client's children are reported as errors:\n%s", tail(out, 20))
+	}
 
 	// The other way: a Paperbell client deleted (with its tasks and notes)
 	// leaves the GHL contact's tasks and notes alone.

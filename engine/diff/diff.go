@@ -382,9 +382,12 @@ func (d *differ) run(srcRecs, tgtRecs []providers.Record) Result {
 		case t != nil:
 			claims = append(claims, claim{s, t, reason})
 			claimed[t.rec.ID] = append(claimed[t.rec.ID], s)
-		case d.in.Parents.targetParentGone(s.scope):
+		case d.in.Parents.targetParentGone(s.scope),
+			s.scope == "" && s.await == nil && d.in.Parents.sourceParentGone(s.rec.ParentID):
 			// Its parent's counterpart is gone (being suspended or
-			// deleted in this very run): nowhere to put a copy.
+			// deleted in this very run, or retired by an earlier one):
+			// nowhere to put a copy, and the parent sync's on_delete has
+			// decided what becomes of the parent and what hangs off it.
 			res.Unchanged++
 		default:
 			res.Changes = append(res.Changes, d.create(s))
