@@ -75,32 +75,40 @@ func TestFieldNameLists(t *testing.T) {
 				Fields: []providers.Field{{Name: "name", Type: cty.String}, {Name: "email", Type: cty.String}, {Name: "archived", Type: cty.Bool}}})
 			h.b["boxes"], h.engineB["boxes"] = boxes, boxes
 			_, diags := h.openDiags(tt.cfg)
-			if tt.at == "" {
-				if diags.HasErrors() {
-					t.Fatalf("want a valid config, got:\n%s\n%s", diags.Error(), numbered(tt.cfg))
-				}
-				return
-			}
-			var got []string
-			var detail string
-			for _, d := range diags {
-				if d.Severity != hcl.DiagError {
-					continue
-				}
-				if d.Subject == nil || filepath.Base(d.Subject.Filename) != "sync.hcl" {
-					t.Errorf("diagnostic %q has no place in sync.hcl: %v", d.Summary, d.Subject)
-					continue
-				}
-				got = append(got, fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column))
-				detail = d.Detail
-			}
-			if diff := cmp.Diff([]string{posOf(t, tt.cfg, tt.at)}, got); diff != "" {
-				t.Fatalf("error positions (-want +got):\n%s\n%s\n%s", diff, diags.Error(), numbered(tt.cfg))
-			}
-			if !strings.Contains(detail, tt.detail) {
-				t.Errorf("detail = %q, want it to contain %q", detail, tt.detail)
-			}
+			checkOneError(t, tt.cfg, diags, tt.at, tt.detail)
 		})
+	}
+}
+
+// checkOneError asserts that diags hold exactly one error, at the first
+// occurrence of at in cfg and with detail in its text; an empty at means
+// the config must be valid.
+func checkOneError(t *testing.T, cfg string, diags hcl.Diagnostics, at, detail string) {
+	t.Helper()
+	if at == "" {
+		if diags.HasErrors() {
+			t.Fatalf("want a valid config, got:\n%s\n%s", diags.Error(), numbered(cfg))
+		}
+		return
+	}
+	var got []string
+	var gotDetail string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		if d.Subject == nil || filepath.Base(d.Subject.Filename) != "sync.hcl" {
+			t.Errorf("diagnostic %q has no place in sync.hcl: %v", d.Summary, d.Subject)
+			continue
+		}
+		got = append(got, fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column))
+		gotDetail = d.Detail
+	}
+	if diff := cmp.Diff([]string{posOf(t, cfg, at)}, got); diff != "" {
+		t.Fatalf("error positions (-want +got):\n%s\n%s\n%s", diff, diags.Error(), numbered(cfg))
+	}
+	if !strings.Contains(gotDetail, detail) {
+		t.Errorf("detail = %q, want it to contain %q", gotDetail, detail)
 	}
 }
 

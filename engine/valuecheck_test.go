@@ -1,13 +1,8 @@
 package engine_test
 
 import (
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/hcl/v2"
 )
 
 // TestExpressionValues: validate evaluates every map, reverse_map,
@@ -79,31 +74,7 @@ func TestExpressionValues(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			_, diags := h.openDiags(tt.cfg)
-			if tt.at == "" {
-				if diags.HasErrors() {
-					t.Fatalf("want a valid config, got:\n%s\n%s", diags.Error(), numbered(tt.cfg))
-				}
-				return
-			}
-			var got []string
-			var detail string
-			for _, d := range diags {
-				if d.Severity != hcl.DiagError {
-					continue
-				}
-				if d.Subject == nil || filepath.Base(d.Subject.Filename) != "sync.hcl" {
-					t.Errorf("diagnostic %q has no place in sync.hcl: %v", d.Summary, d.Subject)
-					continue
-				}
-				got = append(got, fmt.Sprintf("%d:%d", d.Subject.Start.Line, d.Subject.Start.Column))
-				detail = d.Detail
-			}
-			if diff := cmp.Diff([]string{posOf(t, tt.cfg, tt.at)}, got); diff != "" {
-				t.Fatalf("error positions (-want +got):\n%s\n%s\n%s", diff, diags.Error(), numbered(tt.cfg))
-			}
-			if !strings.Contains(detail, tt.detail) {
-				t.Errorf("detail %q does not contain %q", detail, tt.detail)
-			}
+			checkOneError(t, tt.cfg, diags, tt.at, tt.detail)
 		})
 	}
 }
