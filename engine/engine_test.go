@@ -542,6 +542,55 @@ func TestRecreatedAfterSuspend(t *testing.T) {
 	}
 }
 
+// TestTwoWayTagsMergeAcrossCase: the merge agrees on both sides when one
+// side folds case (like GHL) and the other keeps it, and a new link keeps
+// both sides' tags. After each apply both sides hold the same set (up to
+// case) and the next plan is empty.
+func TestTwoWayTagsMergeAcrossCase(t *testing.T) {
+	h := newHarness(t)
+	// a's tags fold case (GHL); b's people keep it (Paperbell).
+	keepCase := append([]providers.Field{}, personFields...)
+	keepCase[3] = providers.Field{Name: "tags", Type: cty.List(cty.String), Set: true}
+	people := providertest.NewMemory(providers.Schema{Kind: "people", Fields: keepCase, Caps: fullCaps})
+	people.FindBy = []string{"email"}
+	h.b["people"], h.engineB["people"] = people, people
+	h.open(strings.Replace(contactsSync(`  direction = "two_way"
+  conflict  = "newest_wins"`, mapAll, revAll), "target = b.contacts", "target = b.people", 1))
+	ac, bc := h.a["contacts"], people
+	put(ac, "a1", "", "name", "Ann", "email", "ann@x.com", "tags", []string{"lead", "vip"})
+	put(bc, "b1", "", "name", "Ann", "email", "ann@x.com", "tags", []string{"Coaching"})
+	same := func(step string, want ...string) {
+		t.Helper()
+		a, _ := get(t, ac, "a1")
+		b, _ := get(t, bc, "b1")
+		lower := func(tags []string) []string {
+			out := make([]string, len(tags))
+			for i, s := range tags {
+				out[i] = strings.ToLower(s)
+			}
+			sort.Strings(out)
+			return out
+		}
+		if d := cmp.Diff(want, lower(tagsOf(a))); d != "" {
+			t.Errorf("%s: a tags (-want +got):\n%s", step, d)
+		}
+		if d := cmp.Diff(want, lower(tagsOf(b))); d != "" {
+			t.Errorf("%s: b tags (-want +got):\n%s", step, d)
+		}
+		h.settled(step)
+	}
+	h.sync()
+	same("first link keeps both sides' tags", "coaching", "lead", "vip")
+	h.edit(ac, "a1", "tags", []string{"coaching", "lead", "vip", "gold"})
+	h.edit(bc, "b1", "tags", []string{"Lead", "VIP", "Premium"}) // Coaching removed
+	h.sync()
+	same("a removal on the case-keeping side holds", "gold", "lead", "premium", "vip")
+	h.edit(ac, "a1", "tags", []string{"gold", "premium", "vip"}) // lead removed
+	h.edit(bc, "b1", "tags", []string{"GOLD", "Lead", "Premium", "VIP", "Y"})
+	h.sync()
+	same("case-only differences are one tag", "gold", "premium", "vip", "y")
+}
+
 // TestEchoSuppression: once applied, nothing is written again unless
 // someone edits something, even when the target stores values in its own
 // form.

@@ -226,7 +226,8 @@ func valuesAsConfigured(b *binding, ch plan.Change, link state.Link) []string {
 		for _, fc := range fcs {
 			f, _ := s.Field(fc.Field)
 			w, ok := want[fc.Field]
-			if ok && !diff.Equal(f, w, fc.New) && f.Set && seen != nil {
+			if ok && !diff.Equal(f, w, fc.New) && f.Set {
+				// A merge, with the link's base or, for a new link, none.
 				w = diff.MergeSet(f, w, cur.Fields[fc.Field], seen[fc.Field])
 			}
 			if !ok || !diff.Equal(f, w, fc.New) {

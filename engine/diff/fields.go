@@ -95,7 +95,7 @@ func (d *differ) pair(s *sourceItem, t *targetItem, action plan.Action, reason s
 			continue
 		}
 		if d.mergeable(m.Field, f, want, cur, baseT) {
-			if merged := MergeSet(f, want, cur, baseT.Seen[m.Field]); !equal(f, merged, cur) {
+			if merged := MergeSet(f, want, cur, seenOf(baseT, m.Field)); !equal(f, merged, cur) {
 				ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: merged,
 					Origin: origin(m.Range), Reason: "both sides changed; additions and removals from each are merged", Sensitive: f.Sensitive})
 			}
@@ -113,7 +113,7 @@ func (d *differ) pair(s *sourceItem, t *targetItem, action plan.Action, reason s
 			continue
 		}
 		if d.mergeableReverse(m.Field, f, want, cur, baseS) {
-			if merged := MergeSet(f, want, cur, baseS.Seen[m.Field]); !equal(f, merged, cur) {
+			if merged := MergeSet(f, want, cur, seenOf(baseS, m.Field)); !equal(f, merged, cur) {
 				ch.Reverse = append(ch.Reverse, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: merged,
 					Origin: origin(m.Range), Reason: "both sides changed; additions and removals from each are merged", Sensitive: f.Sensitive})
 			}
@@ -169,16 +169,31 @@ func (d *differ) agreedSinceBase(fwd, rev map[string]cty.Value, src, tgt provide
 // sides of a two-way link since its base, with no owner: then neither
 // side's value wins whole, because taking one would drop what was added
 // on the other; the two sets of additions and removals are merged.
+//
+// A new link (no base yet) merges too: each side's set is all additions,
+// so the first link keeps both sides' tags rather than one wiping the
+// other's.
 func (d *differ) mergeable(name string, f providers.Field, want, cur cty.Value, base *Base) bool {
-	if !f.Set || !d.twoWay || !d.shared[name] || d.owner(name) != "" || base == nil {
+	if !f.Set || !d.twoWay || !d.shared[name] || d.owner(name) != "" {
 		return false
+	}
+	if base == nil {
+		return true
 	}
 	return !equal(f, want, base.Wrote[name]) && !equal(f, cur, base.Seen[name])
 }
 
+// seenOf is the base's seen value of a field, or null without a base.
+func seenOf(base *Base, name string) cty.Value {
+	if base == nil {
+		return cty.NilVal
+	}
+	return base.Seen[name]
+}
+
 // mergeableReverse is mergeable for a reverse-mapped field.
 func (d *differ) mergeableReverse(name string, f providers.Field, want, cur cty.Value, base *Base) bool {
-	if !f.Set || base == nil {
+	if !f.Set || len(d.readsOf[name]) == 0 {
 		return false
 	}
 	for _, tf := range d.readsOf[name] {
@@ -186,8 +201,8 @@ func (d *differ) mergeableReverse(name string, f providers.Field, want, cur cty.
 			return false
 		}
 	}
-	if len(d.readsOf[name]) == 0 {
-		return false
+	if base == nil {
+		return true
 	}
 	return !equal(f, want, base.Wrote[name]) && !equal(f, cur, base.Seen[name])
 }
@@ -195,8 +210,10 @@ func (d *differ) mergeableReverse(name string, f providers.Field, want, cur cty.
 // MergeSet is the three-way merge of a set field: the value the other
 // side now gives (want), plus what was added on this side since the link's
 // base (cur minus seen), minus what was removed on this side (seen minus
-// cur). Elements keep want's order, then cur's. Element identity follows
-// the field's folding (GHL tags are case-insensitive).
+// cur). Elements keep want's order, then cur's. Strings are compared
+// without regard to case, whatever this side does: the two sides of a link
+// merge separately and must agree, and one of them may fold case (GHL
+// lower-cases tags), so "VIP" here and "vip" there are one tag.
 func MergeSet(f providers.Field, want, cur, seen cty.Value) cty.Value {
 	elems := func(v cty.Value) ([]cty.Value, map[string]bool) {
 		var out []cty.Value
@@ -206,7 +223,7 @@ func MergeSet(f providers.Field, want, cur, seen cty.Value) cty.Value {
 		}
 		for it := v.ElementIterator(); it.Next(); {
 			_, e := it.Element()
-			k := canon(providers.Field{Fold: f.Fold}, e)
+			k := canon(providers.Field{Fold: true}, e)
 			if k == "null" || keys[k] {
 				continue
 			}
@@ -221,21 +238,21 @@ func MergeSet(f providers.Field, want, cur, seen cty.Value) cty.Value {
 	var merged []cty.Value
 	have := map[string]bool{}
 	add := func(e cty.Value) {
-		k := canon(providers.Field{Fold: f.Fold}, e)
+		k := canon(providers.Field{Fold: true}, e)
 		if !have[k] {
 			have[k] = true
 			merged = append(merged, e)
 		}
 	}
 	for _, e := range wantE {
-		k := canon(providers.Field{Fold: f.Fold}, e)
+		k := canon(providers.Field{Fold: true}, e)
 		if seenK[k] && !curK[k] {
 			continue // removed on this side
 		}
 		add(e)
 	}
 	for _, e := range curE {
-		if !seenK[canon(providers.Field{Fold: f.Fold}, e)] {
+		if !seenK[canon(providers.Field{Fold: true}, e)] {
 			add(e) // added on this side
 		}
 	}
