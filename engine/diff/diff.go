@@ -561,7 +561,7 @@ func (d *differ) match(s *sourceItem, index map[string][]*targetItem) (*targetIt
 					// The usual story: a contact deleted and entered again.
 					// Re-linking the retired record silently would revive
 					// what the delete policy put away, so the user decides.
-					return nil, "", fmt.Sprintf("%s %q matches %s record %q, which was %s when its linked source record %q was deleted; to link this record to it, run `bellsync state forget -sync %s %s`, then plan again",
+					return nil, "", fmt.Sprintf("%s %q matches %s record %q, which was %s when its linked source record %q was deleted; to link this record to it, run `bellsync state forget -sync %s %s`, then plan again (its archive flag, if set, stays: clear it in that system if the person is back)",
 						sy.Match[ki].Name, via, sy.Target, t.rec.ID, t.link.Status, t.link.SourceID, sy.Name, t.link.SourceID)
 				}
 				return nil, "", fmt.Sprintf("ambiguous identity: %s %q matches %s record %q, which is already linked to source record %q; bellsync will not guess",
