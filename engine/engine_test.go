@@ -1125,7 +1125,7 @@ func TestUnattendedDeleteBudget(t *testing.T) {
 	if n := len(bc.All()); n != 7 {
 		t.Errorf("b holds %d records after 5 delete webhooks, want 7 (3 deleted, then held back)", n)
 	}
-	if len(held) != 2 || !strings.Contains(held[0], "held back 1 deletes") || !strings.Contains(held[0], "and 3 in the last 24h0m0s") {
+	if len(held) != 2 || !strings.Contains(held[0], "held back 1 delete or suspend") || !strings.Contains(held[0], "and 3 in the last 24h0m0s") {
 		t.Errorf("webhook errors = %q, want two held-back deletes naming the last day's 3", held)
 	}
 

@@ -168,7 +168,11 @@ func holdBackDeletes(p *plan.Plan) []string {
 	p.Changes = kept
 	msgs := make([]string, 0, len(p.Blocked))
 	for _, b := range p.Blocked {
-		msgs = append(msgs, fmt.Sprintf("held back %d deletes and suspends: %s; review with `bellsync plan` and apply with -allow-mass-delete if intended", held, b))
+		what := fmt.Sprintf("%d deletes and suspends", held)
+		if held == 1 {
+			what = "1 delete or suspend"
+		}
+		msgs = append(msgs, fmt.Sprintf("held back %s: %s; the daemon will not make them on its own, so review them with `bellsync plan` and apply them by hand (an interactive plan counts only its own deletes against max_deletes)", what, b))
 	}
 	p.Blocked = nil
 	return msgs

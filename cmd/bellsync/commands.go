@@ -495,7 +495,7 @@ func cmdAudit(ctx context.Context, args []string, io stdio) int {
 		}
 		fmt.Fprintf(io.out, "sync.%s: link %s -> %s (%s): %s gone%s\n", o.Sync, o.Link.SourceID, o.Link.TargetID, o.Link.Status, gone, note)
 	}
-	fmt.Fprintf(io.out, "%s. Active links whose record is gone are acted on by the next full plan according to on_delete.\n", plural(len(orphans), "orphaned link", "orphaned links"))
+	fmt.Fprintf(io.out, "%s. Active links whose record is gone are acted on by the next full plan according to on_delete; with retain, they stay and every plan reports them as orphans.\n", plural(len(orphans), "orphaned link", "orphaned links"))
 	return exitOK
 }
 
