@@ -1170,6 +1170,9 @@ func TestPassesNameSkippedRecords(t *testing.T) {
 		if err != nil || len(res.Errors) > 0 {
 			t.Fatalf("pass: %v %v", err, res.Errors)
 		}
+		if res.RunID == "" {
+			t.Errorf("%s pass: no run id", res.Kind)
+		}
 		if len(res.Skipped) != 1 || !strings.Contains(res.Skipped[0], "no identifier") {
 			t.Errorf("%s pass: Skipped = %q, want the record without an email", res.Kind, res.Skipped)
 		}

@@ -36,7 +36,7 @@ func (ws *Workspace) Pass(ctx context.Context, kind schedule.PassKind) (schedule
 	if kind == schedule.Full {
 		p, res, err := ws.Apply(ctx, nil, ApplyOptions{Kind: string(schedule.Full), LockWait: true, Unattended: true})
 		out := result(string(schedule.Full), start, ws.now(), res)
-		out.Skipped = skipped(p)
+		out.RunID, out.Skipped = res.RunID, skipped(p)
 		return out, classify(err)
 	}
 	return ws.incremental(ctx, start, nil)

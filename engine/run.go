@@ -363,6 +363,7 @@ func (ws *Workspace) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions)
 		err = ctx.Err()
 	}
 	ws.finishRun(ctx, run, res, err)
+	res.RunID = runID
 	if fresh && err == nil && len(res.Errors) == 0 && p.Complete {
 		// The next incremental pass can start from here.
 		for _, b := range ws.bindings {

@@ -127,6 +127,9 @@ type Result struct {
 	// Failed holds the ChangeKey of every change that failed, so a caller
 	// that plans again in the same apply does not try them twice.
 	Failed map[string]bool
+	// RunID is the run history entry the apply was recorded under, when
+	// the caller keeps one.
+	RunID string
 }
 
 // ChangeKey identifies a change by its sync, action and records, across
