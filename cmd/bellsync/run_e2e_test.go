@@ -278,30 +278,37 @@ schedule {
 }
 `
 
-// TestRunWebhookE2E: a contact created in the GHL emulator reaches the
-// Paperbell emulator through a signed webhook, and forged, stale,
-// replayed and malformed deliveries change nothing.
-func TestRunWebhookE2E(t *testing.T) {
+// startGHLWebhookDaemon starts `bellsync run` with GHL webhooks signed by
+// test keys (extra goes into the webhooks block), points the GHL emulator
+// at it, and returns the webhook URL. The daemon listens on a port of its
+// own; the emulator learns it once it is bound (a port picked in advance
+// could be taken).
+func startGHLWebhookDaemon(t *testing.T, extra string, args ...string) (*harness, *daemonRun, webhook.Signer, string) {
+	t.Helper()
 	signer, err := webhook.GenerateTestKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The daemon listens on a port of its own; the emulator learns it
-	// once it is bound (a port picked in advance could be taken).
-	addr := "127.0.0.1:0"
 	h := newWebhookHarness(t, "", signer)
 	writeKeys(t, h.dir, signer)
-	cfg := writeConfig(t, h, "", quietSchedule+fmt.Sprintf(`
+	cfg := writeConfig(t, h, "", quietSchedule+`
 webhooks {
-  listen             = %q
+  listen             = "127.0.0.1:0"
   ghl_public_key     = file("ed.pem")
   ghl_rsa_public_key = file("rsa.pem")
-  max_body           = 65536
-}
-`, addr))
-	d := startDaemon(t, h, true, "run", "-config", cfg, "-v")
+`+extra+`}
+`)
+	d := startDaemon(t, h, true, append([]string{"run", "-config", cfg}, args...)...)
 	hookURL := "http://" + d.addr + "/webhooks/ghl"
 	h.ghl.SetWebhookURL(hookURL)
+	return h, d, signer, hookURL
+}
+
+// TestRunWebhookE2E: a contact created in the GHL emulator reaches the
+// Paperbell emulator through a signed webhook, and forged, stale,
+// replayed and malformed deliveries change nothing.
+func TestRunWebhookE2E(t *testing.T) {
+	h, d, signer, hookURL := startGHLWebhookDaemon(t, "  max_body = 65536\n", "-v")
 	if ev := d.waitPass(); ev.pass != schedule.Full || ev.err != nil {
 		t.Fatalf("first pass: %+v, want a successful full pass", ev)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
-	"github.com/bellsync/bellsync/providers/ghl/webhook"
 	"github.com/bellsync/bellsync/providers/paperbell/zap"
 )
 
@@ -52,25 +51,7 @@ webhooks {
 // location is answered 200 (GHL must not retry it), logged at info and not
 // reconciled.
 func TestRunGHLOtherLocationIgnored(t *testing.T) {
-	signer, err := webhook.GenerateTestKeys()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The daemon listens on a port of its own; the emulator learns it
-	// once it is bound (a port picked in advance could be taken).
-	addr := "127.0.0.1:0"
-	h := newWebhookHarness(t, "", signer)
-	writeKeys(t, h.dir, signer)
-	cfg := writeConfig(t, h, "", quietSchedule+fmt.Sprintf(`
-webhooks {
-  listen             = %q
-  ghl_public_key     = file("ed.pem")
-  ghl_rsa_public_key = file("rsa.pem")
-}
-`, addr))
-	d := startDaemon(t, h, true, "run", "-config", cfg)
-	hookURL := "http://" + d.addr + "/webhooks/ghl"
-	h.ghl.SetWebhookURL(hookURL)
+	h, d, signer, hookURL := startGHLWebhookDaemon(t, "")
 	d.waitPass()
 	// The id is a contact of ours, so a reconcile would find it: only the
 	// location tells the event apart.
