@@ -91,37 +91,21 @@ func (d *differ) pair(s *sourceItem, t *targetItem, action plan.Action, reason s
 		}
 		f, _ := d.ts.Field(m.Field)
 		want, cur := fwd[m.Field], t.rec.Fields[m.Field]
-		if equal(f, want, cur) {
-			continue
-		}
-		if d.mergeable(m.Field, f, want, cur, baseT) {
-			if merged := MergeSet(f, want, cur, seenOf(baseT, m.Field)); !equal(f, merged, cur) {
-				ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: merged,
-					Origin: origin(m.Range), Reason: "both sides changed; additions and removals from each are merged", Sensitive: f.Sensitive})
-			}
-			continue
-		}
-		if ok, why := d.forward(m.Field, f, want, cur, baseT, srcNewer); ok {
-			ch.Fields = append(ch.Fields, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: want,
-				Origin: origin(m.Range), Reason: why, Sensitive: f.Sensitive})
+		fc, ok := fieldChange(m, f, want, cur, baseT, d.mergeable(m.Field, f, want, cur, baseT), func() (bool, string) {
+			return d.forward(m.Field, f, want, cur, baseT, srcNewer)
+		})
+		if ok {
+			ch.Fields = append(ch.Fields, fc)
 		}
 	}
 	for _, m := range sy.ReverseMap {
 		f, _ := d.ss.Field(m.Field)
 		want, cur := rev[m.Field], s.rec.Fields[m.Field]
-		if equal(f, want, cur) {
-			continue
-		}
-		if d.mergeableReverse(m.Field, f, want, cur, baseS) {
-			if merged := MergeSet(f, want, cur, seenOf(baseS, m.Field)); !equal(f, merged, cur) {
-				ch.Reverse = append(ch.Reverse, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: merged,
-					Origin: origin(m.Range), Reason: "both sides changed; additions and removals from each are merged", Sensitive: f.Sensitive})
-			}
-			continue
-		}
-		if ok, why := d.reverse(m.Field, f, want, cur, baseS, srcNewer); ok {
-			ch.Reverse = append(ch.Reverse, plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: want,
-				Origin: origin(m.Range), Reason: why, Sensitive: f.Sensitive})
+		fc, ok := fieldChange(m, f, want, cur, baseS, d.mergeableReverse(m.Field, f, want, cur, baseS), func() (bool, string) {
+			return d.reverse(m.Field, f, want, cur, baseS, srcNewer)
+		})
+		if ok {
+			ch.Reverse = append(ch.Reverse, fc)
 		}
 	}
 	if action == plan.Update && len(ch.Fields) == 0 && len(ch.Reverse) == 0 {
@@ -165,6 +149,27 @@ func (d *differ) agreedSinceBase(fwd, rev map[string]cty.Value, src, tgt provide
 	return false
 }
 
+// fieldChange is the write of one mapped field from want, the value its
+// map gives, to cur, the record's value: none when they agree; the merge
+// of the two when merge is set; otherwise what decide says.
+func fieldChange(m *config.Mapping, f providers.Field, want, cur cty.Value, base *Base, merge bool, decide func() (bool, string)) (plan.FieldChange, bool) {
+	if equal(f, want, cur) {
+		return plan.FieldChange{}, false
+	}
+	write, why := want, "both sides changed; additions and removals from each are merged"
+	if merge {
+		if write = MergeSet(f, want, cur, seenOf(base, m.Field)); equal(f, write, cur) {
+			return plan.FieldChange{}, false
+		}
+	} else {
+		var ok bool
+		if ok, why = decide(); !ok {
+			return plan.FieldChange{}, false
+		}
+	}
+	return plan.FieldChange{Field: m.Field, Old: nonNil(cur, f), New: write, Origin: origin(m.Range), Reason: why, Sensitive: f.Sensitive}, true
+}
+
 // mergeable reports whether a mapped set field (tags) was changed on both
 // sides of a two-way link since its base, with no owner: then neither
 // side's value wins whole, because taking one would drop what was added
@@ -177,10 +182,13 @@ func (d *differ) mergeable(name string, f providers.Field, want, cur cty.Value, 
 	if !f.Set || !d.twoWay || !d.shared[name] || d.owner(name) != "" {
 		return false
 	}
-	if base == nil {
-		return true
-	}
-	return !equal(f, want, base.Wrote[name]) && !equal(f, cur, base.Seen[name])
+	return changedOnBoth(f, name, want, cur, base)
+}
+
+// changedOnBoth reports whether both sides moved a field away from the
+// link's base; a new link (no base) counts as both.
+func changedOnBoth(f providers.Field, name string, want, cur cty.Value, base *Base) bool {
+	return base == nil || (!equal(f, want, base.Wrote[name]) && !equal(f, cur, base.Seen[name]))
 }
 
 // seenOf is the base's seen value of a field, or null without a base.
@@ -201,10 +209,7 @@ func (d *differ) mergeableReverse(name string, f providers.Field, want, cur cty.
 			return false
 		}
 	}
-	if base == nil {
-		return true
-	}
-	return !equal(f, want, base.Wrote[name]) && !equal(f, cur, base.Seen[name])
+	return changedOnBoth(f, name, want, cur, base)
 }
 
 // MergeSet is the three-way merge of a set field: the value the other
