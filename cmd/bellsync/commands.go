@@ -77,16 +77,25 @@ func open(ctx context.Context, c common, io stdio, noState bool) (*engine.Worksp
 	return ws, true
 }
 
-func cmdValidate(ctx context.Context, args []string, io stdio) int {
-	var c common
-	fs := newFlagSet("validate", io)
+// openOnly parses the common flags of a command that has no others and
+// opens the workspace; code is the exit code when ws is nil.
+func openOnly(ctx context.Context, name string, args []string, io stdio, strict bool) (ws *engine.Workspace, c common, code int) {
+	fs := newFlagSet(name, io)
 	c.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return parseExit(err)
+		return nil, c, parseExit(err)
 	}
-	ws, ok := open(ctx, c, io, true)
+	ws, ok := open(ctx, c, io, strict)
 	if !ok {
-		return exitError
+		return nil, c, exitError
+	}
+	return ws, c, exitOK
+}
+
+func cmdValidate(ctx context.Context, args []string, io stdio) int {
+	ws, c, code := openOnly(ctx, "validate", args, io, true)
+	if ws == nil {
+		return code
 	}
 	defer ws.Close()
 	fmt.Fprintf(io.out, "%s is valid: %s, %s.\n", c.config, plural(len(ws.Config.Providers), "provider", "providers"), plural(len(ws.Config.Syncs), "sync", "syncs"))
@@ -439,15 +448,9 @@ func cmdState(ctx context.Context, args []string, io stdio) int {
 	if len(args) == 0 || args[0] != "dump" {
 		return errorf(io, "usage: bellsync state dump|audit|forget [-config FILE]")
 	}
-	var c common
-	fs := newFlagSet("state dump", io)
-	c.register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
-		return parseExit(err)
-	}
-	ws, ok := open(ctx, c, io, false)
-	if !ok {
-		return exitError
+	ws, _, code := openOnly(ctx, "state dump", args[1:], io, false)
+	if ws == nil {
+		return code
 	}
 	defer ws.Close()
 	d, ok := ws.Store.(dumper)
@@ -462,15 +465,9 @@ func cmdState(ctx context.Context, args []string, io stdio) int {
 
 // cmdAudit lists links whose record is gone on either side.
 func cmdAudit(ctx context.Context, args []string, io stdio) int {
-	var c common
-	fs := newFlagSet("state audit", io)
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return parseExit(err)
-	}
-	ws, ok := open(ctx, c, io, false)
-	if !ok {
-		return exitError
+	ws, _, code := openOnly(ctx, "state audit", args, io, false)
+	if ws == nil {
+		return code
 	}
 	defer ws.Close()
 	orphans, err := ws.Audit(ctx)
