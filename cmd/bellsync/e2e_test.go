@@ -35,24 +35,34 @@ type harness struct {
 
 func newHarness(t *testing.T, config string) *harness {
 	t.Helper()
+	return harnessOn(t, config, seedDir, nil)
+}
+
+// harnessOn starts both emulators seeded from dir (ghl/ and paperbell/)
+// and sets the environment the example configs read, plus extra.
+func harnessOn(t *testing.T, config, dir string, extra map[string]string) *harness {
+	t.Helper()
 	g := ghlemu.New(ghlemu.Options{RateLimit: 100000})
-	if err := g.LoadDir(filepath.Join(seedDir, "ghl")); err != nil {
+	if err := g.LoadDir(filepath.Join(dir, "ghl")); err != nil {
 		t.Fatalf("load ghl seed: %v", err)
 	}
 	p := pbemu.New(pbemu.Options{RateLimit: -1})
-	if err := p.LoadDir(filepath.Join(seedDir, "paperbell")); err != nil {
+	if err := p.LoadDir(filepath.Join(dir, "paperbell")); err != nil {
 		t.Fatalf("load paperbell seed: %v", err)
 	}
 	gs, ps := httptest.NewServer(g), httptest.NewServer(p)
 	t.Cleanup(gs.Close)
 	t.Cleanup(ps.Close)
-	dir := t.TempDir()
-	h := &harness{t: t, ghl: g, pb: p, dir: dir, config: config, env: map[string]string{
+	state := t.TempDir()
+	h := &harness{t: t, ghl: g, pb: p, dir: state, config: config, env: map[string]string{
 		"GHL_BASE_URL": gs.URL, "GHL_LOCATION_ID": ghlemu.DefaultLocationID, "GHL_TOKEN": ghlemu.DefaultToken,
 		"PAPERBELL_BASE_URL": ps.URL, "PAPERBELL_API_KEY": pbemu.DefaultAPIKey,
-		"BELLSYNC_STATE":       filepath.Join(dir, "state.db"),
+		"BELLSYNC_STATE":       filepath.Join(state, "state.db"),
 		"PAPERBELL_RATE_LIMIT": "1000000",
 	}}
+	for k, v := range extra {
+		h.env[k] = v
+	}
 	for k, v := range h.env {
 		t.Setenv(k, v)
 	}

@@ -2,14 +2,10 @@ package main
 
 import (
 	"encoding/json"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	ghlemu "github.com/bellsync/bellsync/providers/ghl/emulator"
-	pbemu "github.com/bellsync/bellsync/providers/paperbell/emulator"
 )
 
 // smallSeed writes a slice of the corpus to a temporary directory: the
@@ -127,27 +123,5 @@ func smallSeed(t *testing.T, n, pbOnly int) string {
 // newSeededHarness is newMissionHarness on the emulators seeded from dir.
 func newSeededHarness(t *testing.T, config, dir string) *harness {
 	t.Helper()
-	g := ghlemu.New(ghlemu.Options{RateLimit: 100000})
-	if err := g.LoadDir(filepath.Join(dir, "ghl")); err != nil {
-		t.Fatalf("load ghl seed: %v", err)
-	}
-	p := pbemu.New(pbemu.Options{RateLimit: -1})
-	if err := p.LoadDir(filepath.Join(dir, "paperbell")); err != nil {
-		t.Fatalf("load paperbell seed: %v", err)
-	}
-	gs, ps := httptest.NewServer(g), httptest.NewServer(p)
-	t.Cleanup(gs.Close)
-	t.Cleanup(ps.Close)
-	state := t.TempDir()
-	h := &harness{t: t, ghl: g, pb: p, dir: state, config: config, env: map[string]string{
-		"GHL_BASE_URL": gs.URL, "GHL_LOCATION_ID": ghlemu.DefaultLocationID, "GHL_TOKEN": ghlemu.DefaultToken,
-		"PAPERBELL_BASE_URL": ps.URL, "PAPERBELL_API_KEY": pbemu.DefaultAPIKey,
-		"BELLSYNC_STATE":       filepath.Join(state, "state.db"),
-		"GHL_RATE_LIMIT":       "100000",
-		"PAPERBELL_RATE_LIMIT": "1000000",
-	}}
-	for k, v := range h.env {
-		t.Setenv(k, v)
-	}
-	return h
+	return harnessOn(t, config, dir, map[string]string{"GHL_RATE_LIMIT": "100000"})
 }
