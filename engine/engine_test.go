@@ -1591,6 +1591,17 @@ func TestChildSyncs(t *testing.T) {
 	h.settled("after the task edit")
 }
 
+// welcomeSuspendConfig is welcomeConfig whose contacts sync suspends the
+// survivor of a delete.
+func welcomeSuspendConfig(t *testing.T) string {
+	t.Helper()
+	cfg := strings.Replace(welcomeConfig(), "  target = b.contacts\n", "  target = b.contacts\n  on_delete = \"suspend\"\n", 1)
+	if !strings.Contains(cfg, "suspend") {
+		t.Fatal("could not add on_delete to the config")
+	}
+	return cfg
+}
+
 // welcomeConfig is a contacts sync with a welcome task rule, and a tasks
 // sync that mirrors the welcome task back.
 func welcomeConfig() string {
@@ -1724,11 +1735,7 @@ func TestWelcomeTaskRetriedAfterFailure(t *testing.T) {
 // welcome task) under the contact that no longer exists.
 func TestDeleteHintWritesNoChildUnderTheGoneParent(t *testing.T) {
 	h := newHarness(t)
-	cfg := strings.Replace(welcomeConfig(), "  target = b.contacts\n", "  target = b.contacts\n  on_delete = \"suspend\"\n", 1)
-	if !strings.Contains(cfg, "suspend") {
-		t.Fatal("could not add on_delete to the config")
-	}
-	h.open(cfg)
+	h.open(welcomeSuspendConfig(t))
 	ac, at, bt := h.a["contacts"], h.a["tasks"], h.b["tasks"]
 	put(ac, "a1", "", "name", "Ann", "email", "ann@x.com")
 	if res, err := h.ws.Record(h.ctx, schedule.Hint{Provider: "a", Kind: "contacts", ID: "a1"}); err != nil || len(res.Errors) > 0 {
@@ -1774,8 +1781,7 @@ func TestInterruptedApplyIsRecordedSo(t *testing.T) {
 // reported as records that cannot be synced, in plans or passes.
 func TestChildrenOfASuspendedParentAreHistory(t *testing.T) {
 	h := newHarness(t)
-	cfg := strings.Replace(welcomeConfig(), "  target = b.contacts\n", "  target = b.contacts\n  on_delete = \"suspend\"\n", 1)
-	h.open(cfg)
+	h.open(welcomeSuspendConfig(t))
 	ac, at, bt := h.a["contacts"], h.a["tasks"], h.b["tasks"]
 	put(ac, "a1", "", "name", "Ann", "email", "ann@x.com")
 	h.sync()
